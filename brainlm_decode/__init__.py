@@ -1,0 +1,59 @@
+"""brainlm_decode: brain-language models as scikit-learn estimators.
+
+Two published methods that plug into NiMARE and nilearn:
+
+- NiCLIP-style decoding of brain maps into Cognitive Atlas tasks, concepts and
+  domains (:class:`CLIPDecoder`).
+- fMRI-LM-style understanding of resting-state fMRI (descriptors, tokenizer and a
+  language model tuned on fMRI tokens).
+
+Submodules and public names are imported lazily so that ``import brainlm_decode``
+stays fast: torch, transformers, NiMARE and scikit-learn load only when used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from brainlm_decode._version import __version__
+
+# public name -> submodule that defines it
+_LAZY_NAMES: dict[str, str] = {
+    "BaseBrainLMEstimator": "brainlm_decode.base",
+    "list_plugins": "brainlm_decode.plugins",
+    "get_plugin": "brainlm_decode.plugins",
+    "register_plugin": "brainlm_decode.plugins",
+    "Collection": "brainlm_decode.collection",
+    "load_collection": "brainlm_decode.collection",
+    "CognitiveAtlas": "brainlm_decode.ontology",
+}
+
+_SUBMODULES = (
+    "base",
+    "cli",
+    "collection",
+    "datasets",
+    "ontology",
+    "plugins",
+)
+
+__all__ = ["__version__", *_LAZY_NAMES, *_SUBMODULES]
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names and submodules on first access (PEP 562)."""
+    if name in _LAZY_NAMES:
+        module = importlib.import_module(_LAZY_NAMES[name])
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"brainlm_decode.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'brainlm_decode' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
