@@ -9,6 +9,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from brainlm_decode.datasets._fetch import DATA_DIR_ENV_VAR as DATA_ENV_VAR
+from brainlm_decode.datasets._fetch import get_data_dir
 from brainlm_decode.ontology._atlas import CognitiveAtlas
 from brainlm_decode.ontology._tables import COGNITIVE_ATLAS_DOMAINS
 from brainlm_decode.ontology._utils import (
@@ -21,8 +23,6 @@ from brainlm_decode.ontology._utils import (
     report,
 )
 
-#: Environment variable naming the data folder (after the ``data_dir`` argument).
-DATA_ENV_VAR = "BRAINLM_DECODE_DATA"
 #: Base URL of the Cognitive Atlas API used by the ``cognitiveatlas`` package.
 API_URL = "https://www.cognitiveatlas.org/api/v-alpha"
 
@@ -48,34 +48,6 @@ _NETWORK_ERRORS = (OSError, ValueError, http.client.HTTPException)
 
 class CognitiveAtlasDownloadError(OSError):
     """The Cognitive Atlas could not be downloaded and no cached copy exists."""
-
-
-def get_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """Folder holding downloaded data.
-
-    Parameters
-    ----------
-    data_dir : str, path-like or None, default=None
-        Explicit folder. ``None`` reads the ``BRAINLM_DECODE_DATA`` environment
-        variable, then falls back to ``~/brainlm_decode_data``.
-
-    Returns
-    -------
-    data_dir : Path
-        The folder, absolute, ``~`` expanded (not created).
-    """
-    if data_dir is not None:
-        if not isinstance(data_dir, (str, os.PathLike)):
-            raise TypeError(
-                "data_dir must be a str, a path or None; got "
-                f"{type(data_dir).__name__}."
-            )
-        path = Path(data_dir)
-    elif os.environ.get(DATA_ENV_VAR, "").strip():
-        path = Path(os.environ[DATA_ENV_VAR].strip())
-    else:
-        path = Path("~") / "brainlm_decode_data"
-    return path.expanduser().absolute()
 
 
 # ---------------------------------------------------------------------- records
