@@ -27,6 +27,7 @@ _LAZY_NAMES: dict[str, str] = {
     "Collection": "brainlm_decode.collection",
     "load_collection": "brainlm_decode.collection",
     "CognitiveAtlas": "brainlm_decode.ontology",
+    "CLIPDecoder": "brainlm_decode.decode.decoder",
 }
 
 _SUBMODULES = (
@@ -34,6 +35,7 @@ _SUBMODULES = (
     "cli",
     "collection",
     "datasets",
+    "decode",
     "ontology",
     "plugins",
 )

@@ -1,4 +1,14 @@
-"""Decoding brain maps into ontology terms (NiCLIP)."""
+"""Decoding brain maps into ontology terms (NiCLIP).
+
+:class:`CLIPDecoder` is the estimator; the arithmetic it uses is available as pure
+functions (:func:`task_likelihood`, :func:`corpus_prior`, :func:`task_posterior`,
+:func:`noisy_or`).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from brainlm_decode.decode.posterior import (
     corpus_prior,
@@ -8,4 +18,28 @@ from brainlm_decode.decode.posterior import (
     task_posterior,
 )
 
-__all__ = ["corpus_prior", "noisy_or", "softmax", "task_likelihood", "task_posterior"]
+_LAZY = {
+    "CLIPDecoder": "brainlm_decode.decode.decoder",
+    "list_pretrained": "brainlm_decode.decode.persistence",
+    "save_decoder": "brainlm_decode.decode.persistence",
+    "load_decoder": "brainlm_decode.decode.persistence",
+}
+
+__all__ = [
+    "CLIPDecoder",
+    "corpus_prior",
+    "list_pretrained",
+    "load_decoder",
+    "noisy_or",
+    "save_decoder",
+    "softmax",
+    "task_likelihood",
+    "task_posterior",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the estimator and persistence helpers on first access."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'brainlm_decode.decode' has no attribute {name!r}")

@@ -167,7 +167,7 @@ def noisy_or(
     probs, squeeze = _as_2d(probabilities, "probabilities")
     if np.any((probs < 0) | (probs > 1)):
         raise ValueError("The 'probabilities' argument must lie in [0, 1].")
-    links = sp.csr_matrix(incidence, dtype=np.float64)
+    links = sp.csr_matrix(incidence, dtype=np.float64, copy=True)
     if links.shape[0] != probs.shape[1]:
         raise ValueError(
             f"The 'incidence' argument must have one row per child ({probs.shape[1]}). "

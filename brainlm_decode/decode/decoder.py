@@ -1,0 +1,651 @@
+"""NiCLIP decoder: a CLIP model of texts and MKDA maps that decodes brain maps.
+
+:class:`CLIPDecoder` is trained from a NiMARE collection (texts paired with the
+modeled-activation maps of their peaks) and decodes any brain map into Cognitive
+Atlas tasks (Bayesian posterior), concepts and domains (noisy-OR), returning pandas
+DataFrames like NiMARE's decoders.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.utils.validation import check_is_fitted
+
+from brainlm_decode.base import (
+    BaseBrainLMEstimator,
+    Interval,
+    Options,
+    Satisfies,
+    fill_doc,
+)
+from brainlm_decode.decode.posterior import (
+    corpus_prior,
+    noisy_or,
+    task_likelihood,
+    task_posterior,
+)
+from brainlm_decode.plugins import get_plugin
+
+LEVELS = ("task", "concept", "domain")
+
+
+def _is_plugin_value(value: Any) -> bool:
+    return isinstance(value, str) or hasattr(value, "get_params")
+
+
+def _is_text_source(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(value)
+    return (
+        isinstance(value, (list, tuple))
+        and len(value) > 0
+        and all(isinstance(v, str) and v for v in value)
+    )
+
+
+def _is_ontology(value: Any) -> bool:
+    return (
+        value is None
+        or isinstance(value, (str, os.PathLike))
+        or (hasattr(value, "task_concept_matrix") and hasattr(value, "vocabulary"))
+    )
+
+
+def _unit_rows(array: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(array, axis=1, keepdims=True)
+    return array / np.where(norms > 0, norms, 1.0)
+
+
+@fill_doc
+class CLIPDecoder(BaseBrainLMEstimator):
+    """Decode brain maps into tasks, concepts and domains with a CLIP model (NiCLIP).
+
+    ``fit`` embeds each study's text with a pretrained text encoder and its peak
+    coordinates as an MKDA map (10 mm binary spheres) projected on an image space,
+    then trains a CLIP model (text tower: projection + 2 residual blocks; image
+    tower: 3 residual blocks) with the symmetric InfoNCE loss and early stopping on
+    a study-grouped validation split. The vocabulary of an ontology (Cognitive
+    Atlas tasks) is embedded as ``alpha * emb(name) + (1 - alpha) * emb(definition)``
+    through the text tower.
+
+    ``transform`` projects a brain map on the same image space and returns, per
+    task, the likelihood ``P(A|T)`` (softmax over tasks of the scaled cosine, with
+    the temperature learned in training), the prior ``P(T)`` and the posterior
+    ``P(T|A)``; concepts and domains follow by noisy-OR.
+
+    Parameters
+    ----------
+    text_encoder : str or TextEncoder, default="minilm"
+        A ``brainlm_decode.text_encoders`` plugin name or instance (e.g.
+        ``"minilm"``, ``"hf"``, ``"gemma-3-270m"``).
+    image_space : str or ImageSpace, default="mni-parcels"
+        A ``brainlm_decode.image_encoders`` plugin name or instance (e.g.
+        ``"mni-parcels"`` offline, ``"difumo"`` as in the paper, ``"atlas"``).
+    ontology : CognitiveAtlas, str, path or None, default=None
+        Vocabulary to decode into. ``None`` loads the Cognitive Atlas (cached copy,
+        else downloaded); a path is a saved :class:`~brainlm_decode.ontology.CognitiveAtlas`
+        or a folder with the Cognitive Atlas JSON export.
+    text_source : str or sequence of str, default=("title", "abstract")
+        Text fields of the collection joined into each study's text.
+    alpha : float, default=0.5
+        Weight of the term name against its definition in vocabulary embeddings.
+    prior : {"corpus", "uniform"}, default="corpus"
+        ``"corpus"``: mean over training documents of the softmax over tasks of the
+        document-task similarity. ``"uniform"``: posterior equals likelihood.
+    embed_dim : int, default=512
+        Width of the shared CLIP space.
+    learning_rate : float, default=5e-4
+        AdamW learning rate.
+    weight_decay : float, default=0.1
+        AdamW weight decay.
+    max_epochs : int, default=50
+        Maximum number of training epochs.
+    patience : int, default=10
+        Early stopping patience on the validation loss.
+    dropout : float, default=0.5
+        Dropout of every residual block.
+    validation_fraction : float, default=0.1
+        Fraction of studies held out for early stopping.
+    tail : {"positive", "negative", "both", "abs"}, default="positive"
+        Part of input maps that is decoded (see
+        :func:`~brainlm_decode.imaging.prepare_map`).
+    flip_sign : bool, default=False
+        Multiply input maps by -1 before decoding.
+    percentile : float or None, default=None
+        Decode the top ``percentile`` %% voxels of each map as a binary ROI.
+    %(n_jobs)s
+    %(device)s
+    batch_size : int, default=128
+        Contrastive batch size (NiCLIP: 128).
+    %(random_state)s
+    %(verbose)s
+
+    Attributes
+    ----------
+    model_ : brainlm_decode.clip.CLIPModel
+        Trained CLIP model (eval mode, CPU).
+    history_ : dict
+        Per-epoch training and validation losses, logit scale, best epoch.
+    logit_scale_ : float
+        Learned inverse temperature ``exp(logit_scale)`` used in decoding.
+    image_space_ : ImageSpace
+        Fitted image space.
+    ontology_ : CognitiveAtlas
+        Ontology decoded into.
+    task_embeddings_ : ndarray of shape (n_tasks, embed_dim)
+        Unit-norm task embeddings in the CLIP space.
+    prior_ : ndarray of shape (n_tasks,)
+        ``P(T)``.
+    n_studies_ : int
+        Studies used for training (train and validation).
+
+    See Also
+    --------
+    nimare.decode.CorrelationDecoder : correlation-based decoding of meta-analytic maps.
+
+    Examples
+    --------
+    >>> from brainlm_decode import CLIPDecoder
+    >>> decoder = CLIPDecoder.from_pretrained()  # doctest: +SKIP
+    >>> decoder.transform("zmap.nii.gz").head()  # doctest: +SKIP
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        "text_encoder": [
+            Satisfies(_is_plugin_value, "a text encoder name or instance")
+        ],
+        "image_space": [Satisfies(_is_plugin_value, "an image space name or instance")],
+        "ontology": [Satisfies(_is_ontology, "a CognitiveAtlas, a path or None")],
+        "text_source": [
+            Satisfies(_is_text_source, "a text field name or a list of them")
+        ],
+        "alpha": [Interval(float, 0, 1)],
+        "prior": [Options("corpus", "uniform")],
+        "embed_dim": [Interval(int, 1, None)],
+        "learning_rate": [Interval(float, 0, None, closed="neither")],
+        "weight_decay": [Interval(float, 0, None)],
+        "max_epochs": [Interval(int, 1, None)],
+        "patience": [Interval(int, 1, None), None],
+        "dropout": [Interval(float, 0, 1, closed="left")],
+        "validation_fraction": [Interval(float, 0, 1, closed="neither")],
+        "tail": [Options("positive", "negative", "both", "abs")],
+        "flip_sign": [bool],
+        "percentile": [Interval(float, 0, 100, closed="right"), None],
+    }
+
+    def __init__(
+        self,
+        text_encoder: Any = "minilm",
+        image_space: Any = "mni-parcels",
+        ontology: Any = None,
+        *,
+        text_source: str | Sequence[str] = ("title", "abstract"),
+        alpha: float = 0.5,
+        prior: str = "corpus",
+        embed_dim: int = 512,
+        learning_rate: float = 5e-4,
+        weight_decay: float = 0.1,
+        max_epochs: int = 50,
+        patience: int | None = 10,
+        dropout: float = 0.5,
+        validation_fraction: float = 0.1,
+        tail: str = "positive",
+        flip_sign: bool = False,
+        percentile: float | None = None,
+        n_jobs: int | None = None,
+        device: Any = "auto",
+        batch_size: int = 128,
+        random_state: Any = None,
+        verbose: int = 0,
+    ) -> None:
+        self.text_encoder = text_encoder
+        self.image_space = image_space
+        self.ontology = ontology
+        self.text_source = text_source
+        self.alpha = alpha
+        self.prior = prior
+        self.embed_dim = embed_dim
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.dropout = dropout
+        self.validation_fraction = validation_fraction
+        self.tail = tail
+        self.flip_sign = flip_sign
+        self.percentile = percentile
+        self.n_jobs = n_jobs
+        self.device = device
+        self.batch_size = batch_size
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, collection: Any, y: Any = None) -> CLIPDecoder:
+        """Train the CLIP model on a collection of studies and embed the ontology.
+
+        Parameters
+        ----------
+        collection : NiMARE Studyset or Dataset, dict, path or Collection
+            Studies with texts (``text_source``) and peak coordinates; anything
+            :func:`~brainlm_decode.collection.load_collection` accepts.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : CLIPDecoder
+        """
+        self._validate_params()
+        from brainlm_decode.collection import load_collection
+
+        coll = load_collection(collection)
+        texts, coordinates, study_ids = self._study_inputs(coll)
+        self._log(f"embedding {len(study_ids)} study texts")
+        text_emb = self._text_encoder().encode(list(texts))
+        self._log("embedding study peaks as MKDA maps")
+        space = self._fit_image_space()
+        image_emb = space.transform_coordinates(coordinates, ids=study_ids)
+        keep = np.abs(image_emb).sum(axis=1) > 0
+        if not np.all(keep):
+            warnings.warn(
+                f"{int((~keep).sum())} studies have no peak inside the brain mask and "
+                "are left out of training.",
+                UserWarning,
+                stacklevel=2,
+            )
+        return self._fit_embeddings(
+            text_emb[keep],
+            image_emb[keep],
+            groups=np.asarray(study_ids)[keep],
+            image_space=space,
+        )
+
+    def fit_embeddings(
+        self,
+        text_embeddings: Any,
+        image_embeddings: Any,
+        *,
+        groups: Any = None,
+        vocabulary_embeddings: Any = None,
+        image_space: Any = None,
+    ) -> CLIPDecoder:
+        """Train from precomputed text and image embeddings.
+
+        Parameters
+        ----------
+        text_embeddings : array-like of shape (n_studies, text_dim)
+            Text encoder outputs, one row per study.
+        image_embeddings : array-like of shape (n_studies, n_regions)
+            Study maps projected on ``image_space`` (one row per study).
+        groups : array-like of shape (n_studies,) or None, default=None
+            Study ids; validation never splits a group.
+        vocabulary_embeddings : array-like of shape (n_tasks, text_dim) or None
+            Text-encoder embeddings of the ontology tasks (already mixed by
+            ``alpha``); ``None`` computes them with ``text_encoder``.
+        image_space : ImageSpace or None, default=None
+            Fitted image space the image embeddings come from (needed by
+            ``transform``); ``None`` fits ``self.image_space``.
+
+        Returns
+        -------
+        self : CLIPDecoder
+        """
+        self._validate_params()
+        space = image_space if image_space is not None else self._fit_image_space()
+        return self._fit_embeddings(
+            text_embeddings,
+            image_embeddings,
+            groups=groups,
+            vocabulary_embeddings=vocabulary_embeddings,
+            image_space=space,
+        )
+
+    def _fit_embeddings(
+        self, text_emb, image_emb, *, groups, image_space, vocabulary_embeddings=None
+    ) -> CLIPDecoder:
+        from brainlm_decode.clip.train import train_clip
+
+        text_emb = np.asarray(text_emb, dtype=np.float32)
+        image_emb = np.asarray(image_emb, dtype=np.float32)
+        n_regions = getattr(image_space, "n_regions_", image_emb.shape[1])
+        if image_emb.ndim != 2 or image_emb.shape[1] != n_regions:
+            raise ValueError(
+                "The 'image_embeddings' argument must have one column per region of "
+                f"the image space ({n_regions}). Got shape {image_emb.shape} instead."
+            )
+        ontology = self._load_ontology()
+        if vocabulary_embeddings is None:
+            vocabulary_embeddings = self.embed_vocabulary(ontology)
+        vocab = np.asarray(vocabulary_embeddings, dtype=np.float32)
+        if vocab.shape != (ontology.n_tasks, text_emb.shape[1]):
+            raise ValueError(
+                "The 'vocabulary_embeddings' argument must have shape "
+                f"{(ontology.n_tasks, text_emb.shape[1])} (tasks x text_dim). Got "
+                f"{vocab.shape} instead."
+            )
+        model, history = train_clip(
+            text_emb,
+            image_emb,
+            groups=groups,
+            validation_fraction=self.validation_fraction,
+            embed_dim=self.embed_dim,
+            batch_size=self.batch_size,
+            lr=self.learning_rate,
+            weight_decay=self.weight_decay,
+            max_epochs=self.max_epochs,
+            patience=self.patience,
+            dropout=self.dropout,
+            random_state=self.random_state,
+            device=self.device,
+            verbose=self.verbose,
+        )
+        self.model_ = model.cpu().eval()
+        self.history_ = history.to_dict()
+        self.image_space_ = image_space
+        self.ontology_ = ontology
+        self.vocabulary_embeddings_ = vocab
+        self.task_embeddings_ = self._encode_text(vocab)
+        self.logit_scale_ = float(self.model_.scale)
+        if self.prior == "corpus":
+            docs = self._encode_text(text_emb)
+            self.prior_ = corpus_prior(
+                self.logit_scale_ * docs @ self.task_embeddings_.T
+            )
+        else:
+            self.prior_ = np.full(ontology.n_tasks, 1.0 / ontology.n_tasks)
+        self.n_studies_ = int(text_emb.shape[0])
+        self.n_features_in_ = int(image_emb.shape[1])
+        return self
+
+    def embed_vocabulary(self, ontology: Any = None) -> np.ndarray:
+        """Text-encoder embeddings of the ontology tasks.
+
+        ``alpha * unit(emb(name)) + (1 - alpha) * unit(emb(definition))``; a task
+        without definition uses its name for both.
+
+        Parameters
+        ----------
+        ontology : CognitiveAtlas or None, default=None
+            ``None`` uses the ``ontology`` parameter.
+
+        Returns
+        -------
+        ndarray of shape (n_tasks, text_dim)
+        """
+        atlas = self._load_ontology() if ontology is None else ontology
+        vocab = atlas.vocabulary("task")
+        encoder = self._text_encoder()
+        names = _unit_rows(encoder.encode(list(vocab["name"])))
+        definitions = _unit_rows(encoder.encode(list(vocab["definition"])))
+        return (self.alpha * names + (1.0 - self.alpha) * definitions).astype(
+            np.float32
+        )
+
+    # ------------------------------------------------------------------ helpers
+
+    def _study_inputs(self, coll: Any) -> tuple[pd.Series, pd.DataFrame, list[str]]:
+        sources = (
+            [self.text_source]
+            if isinstance(self.text_source, str)
+            else list(self.text_source)
+        )
+        available = set(coll.text_sources)
+        usable = [s for s in sources if s in available]
+        if not usable:
+            raise ValueError(
+                f"The 'text_source' parameter of CLIPDecoder is {self.text_source!r} "
+                f"but the collection has texts {sorted(available)} only."
+            )
+        texts = coll.texts(tuple(usable), level="study")
+        texts = texts[texts.fillna("").str.strip() != ""]
+        coords = coll.coordinates
+        coords = coords.assign(id=coords["study_id"])
+        study_ids = [s for s in texts.index if s in set(coords["id"])]
+        if len(study_ids) < 2:
+            raise ValueError(
+                "The 'collection' argument of CLIPDecoder.fit must hold at least 2 "
+                f"studies with both text and coordinates. Got {len(study_ids)}."
+            )
+        return texts.loc[study_ids], coords, study_ids
+
+    def _text_encoder(self) -> Any:
+        if getattr(self, "text_encoder_", None) is None:
+            encoder = get_plugin("text_encoders", self.text_encoder)
+            if encoder is self.text_encoder:
+                encoder = clone(encoder)
+            self.text_encoder_ = encoder
+        return self.text_encoder_
+
+    def _fit_image_space(self) -> Any:
+        space = get_plugin("image_encoders", self.image_space)
+        if space is self.image_space:
+            space = clone(space)
+        return space.fit()
+
+    def _load_ontology(self) -> Any:
+        from brainlm_decode.ontology import CognitiveAtlas, fetch_cognitive_atlas
+
+        if self.ontology is None:
+            return fetch_cognitive_atlas(verbose=self.verbose)
+        if isinstance(self.ontology, (str, os.PathLike)):
+            path = Path(self.ontology)
+            if path.is_dir() and (path / "TaskCollection.json").exists():
+                return CognitiveAtlas.from_json_dump(path)
+            return CognitiveAtlas.load(path)
+        return self.ontology
+
+    def _encode_text(self, embeddings: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            out = self.model_.encode_text(
+                torch.as_tensor(embeddings, dtype=torch.float32)
+            )
+        return out.numpy().astype(np.float64)
+
+    def _encode_image(self, embeddings: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            out = self.model_.encode_image(
+                torch.as_tensor(embeddings, dtype=torch.float32)
+            )
+        return out.numpy().astype(np.float64)
+
+    # ------------------------------------------------------------------ decoding
+
+    def _image_embeddings(self, imgs: Any) -> np.ndarray:
+        from brainlm_decode.imaging import prepare_map
+
+        check_is_fitted(self, "model_")
+        items = list(imgs) if isinstance(imgs, (list, tuple)) else [imgs]
+        if not items:
+            raise ValueError("The 'imgs' argument of CLIPDecoder is an empty list.")
+        prepared = [
+            prepare_map(
+                img,
+                tail=self.tail,
+                flip_sign=self.flip_sign,
+                percentile=self.percentile,
+                mask_img=self.image_space_.mask_img_,
+            )
+            for img in items
+        ]
+        return self.image_space_.transform_imgs(prepared)
+
+    def decode_embeddings(self, image_embeddings: Any) -> dict[str, np.ndarray]:
+        """Probabilities of every term for image embeddings (arrays, no tables).
+
+        Parameters
+        ----------
+        image_embeddings : array-like of shape (n_maps, n_regions)
+            Maps projected on ``image_space_``.
+
+        Returns
+        -------
+        dict
+            ``similarity`` (cosine), ``likelihood``, ``posterior`` of shape
+            (n_maps, n_tasks); ``concept`` (n_maps, n_concepts) and ``domain``
+            (n_maps, n_domains) noisy-OR probabilities.
+        """
+        check_is_fitted(self, "model_")
+        emb = np.asarray(image_embeddings, dtype=np.float32)
+        if emb.ndim != 2 or emb.shape[1] != self.n_features_in_:
+            raise ValueError(
+                "The 'image_embeddings' argument must have shape (n_maps, "
+                f"{self.n_features_in_}). Got {emb.shape} instead."
+            )
+        cosine = self._encode_image(emb) @ self.task_embeddings_.T
+        likelihood = task_likelihood(self.logit_scale_ * cosine)
+        posterior = task_posterior(likelihood, self.prior_)
+        concept = noisy_or(posterior, self.ontology_.task_concept_matrix)
+        domain = noisy_or(concept, self.ontology_.concept_domain_matrix)
+        return {
+            "similarity": cosine,
+            "likelihood": likelihood,
+            "posterior": posterior,
+            "concept": concept,
+            "domain": domain,
+        }
+
+    def decode(self, imgs: Any) -> dict[str, Any]:
+        """Decode maps at the three levels at once.
+
+        Parameters
+        ----------
+        imgs : niimg-like or list of niimg-like
+            Brain maps (statistical maps, subject maps or ROI masks).
+
+        Returns
+        -------
+        dict
+            ``{"task": ..., "concept": ..., "domain": ...}``: DataFrames for one
+            map, lists of DataFrames for a list.
+        """
+        scores = self.decode_embeddings(self._image_embeddings(imgs))
+        n_maps = scores["posterior"].shape[0]
+        tables = {
+            level: [self._table(scores, i, level) for i in range(n_maps)]
+            for level in LEVELS
+        }
+        if not isinstance(imgs, (list, tuple)):
+            return {level: tables[level][0] for level in LEVELS}
+        return tables
+
+    def transform(self, imgs: Any, level: str = "task") -> Any:
+        """Decode brain maps into one level of the ontology.
+
+        Parameters
+        ----------
+        imgs : niimg-like or list of niimg-like
+            Brain maps in MNI space (resampled to the image-space grid with a
+            warning when needed).
+        level : {"task", "concept", "domain"}, default="task"
+            Which terms.
+
+        Returns
+        -------
+        DataFrame or list of DataFrame
+            Indexed by term name, sorted by decreasing probability. Tasks:
+            columns ``id``, ``posterior``, ``likelihood``, ``prior``,
+            ``similarity`` (cosine in the CLIP space). Concepts and domains:
+            ``id`` and ``probability``.
+        """
+        if level not in LEVELS:
+            raise ValueError(
+                f"The 'level' argument of CLIPDecoder.transform must be one of "
+                f"{list(LEVELS)}. Got {level!r} instead."
+            )
+        return self.decode(imgs)[level]
+
+    def _table(self, scores: dict[str, np.ndarray], i: int, level: str) -> pd.DataFrame:
+        atlas = self.ontology_
+        if level == "task":
+            table = pd.DataFrame(
+                {
+                    "id": atlas.task_ids,
+                    "posterior": scores["posterior"][i],
+                    "likelihood": scores["likelihood"][i],
+                    "prior": self.prior_,
+                    "similarity": scores["similarity"][i],
+                },
+                index=pd.Index(atlas.task_names, name="task"),
+            )
+            return table.sort_values("posterior", ascending=False)
+        ids = atlas.concept_ids if level == "concept" else atlas.domain_ids
+        names = atlas.concept_names if level == "concept" else atlas.domain_names
+        table = pd.DataFrame(
+            {"id": ids, "probability": scores[level][i]},
+            index=pd.Index(names, name=level),
+        )
+        return table.sort_values("probability", ascending=False)
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write the fitted decoder to a folder (safetensors + JSON, atomic).
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination folder.
+        overwrite : bool, default=False
+            Replace an existing folder (only once the new one is complete).
+
+        Returns
+        -------
+        Path
+            The folder written.
+        """
+        from brainlm_decode.decode.persistence import save_decoder
+
+        check_is_fitted(self, "model_")
+        return save_decoder(self, path, overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> CLIPDecoder:
+        """Read a decoder written by :meth:`save` (format version checked).
+
+        Parameters
+        ----------
+        path : str or path-like
+            Folder written by :meth:`save`.
+
+        Returns
+        -------
+        CLIPDecoder
+        """
+        from brainlm_decode.decode.persistence import load_decoder
+
+        return load_decoder(cls, path)
+
+    @classmethod
+    def from_pretrained(
+        cls, name_or_path: str | os.PathLike | None = None
+    ) -> CLIPDecoder:
+        """Load a pretrained decoder by name (packaged bundles) or from a folder.
+
+        Parameters
+        ----------
+        name_or_path : str, path-like or None, default=None
+            A bundle name from :func:`~brainlm_decode.decode.list_pretrained` or
+            a folder written by :meth:`save`; ``None`` is the default bundle
+            shipped with the package (NeuroQuery, Cognitive Atlas, MiniLM).
+
+        Returns
+        -------
+        CLIPDecoder
+        """
+        from brainlm_decode.decode.persistence import resolve_pretrained
+
+        return cls.load(resolve_pretrained(name_or_path))

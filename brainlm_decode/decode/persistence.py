@@ -1,0 +1,311 @@
+"""Saving, loading and shipping fitted :class:`CLIPDecoder` objects.
+
+A saved decoder is a folder::
+
+    config.json           format name and version, parameters, learned scalars
+    clip/                 CLIP weights (safetensors) + model config
+    image_space/          the fitted image space (NIfTI + JSON)
+    ontology.json         the ontology (names, ids, links; definitions optional)
+    arrays.safetensors    task embeddings, prior, vocabulary embeddings
+    manifest.json         sha256 of every file (+ provenance and licences)
+
+Folders are written next to the destination and moved in place only once complete,
+so an existing decoder is never left half-overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainlm_decode._version import __version__
+
+FORMAT = "brainlm_decode.CLIPDecoder"
+FORMAT_VERSION = 1
+DEFAULT_PRETRAINED = "niclip-neuroquery-minilm"
+_ARRAYS = ("task_embeddings_", "prior_", "vocabulary_embeddings_")
+_SCALARS = ("logit_scale_", "n_studies_", "n_features_in_")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _json_params(decoder: Any) -> dict[str, Any]:
+    """Parameters as JSON; plugin instances become their registered names."""
+    from brainlm_decode.plugins import get_plugin_class, list_plugins
+
+    params: dict[str, Any] = {}
+    for name, value in decoder.get_params(deep=False).items():
+        if name in ("text_encoder", "image_space") and not isinstance(value, str):
+            group = "text_encoders" if name == "text_encoder" else "image_encoders"
+            names = [
+                n
+                for n in list_plugins(group)
+                if get_plugin_class(group, n) is type(value)
+            ]
+            value = {
+                "plugin": names[0] if names else None,
+                "params": _plain(value.get_params()),
+            }
+        elif name == "ontology":
+            value = None  # stored as ontology.json
+        params[name] = _plain(value)
+    return params
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return str(value)
+    try:
+        json.dumps(value)
+    except TypeError:
+        return None
+    return value
+
+
+def _restore_params(params: dict[str, Any]) -> dict[str, Any]:
+    from brainlm_decode.plugins import get_plugin
+
+    out = dict(params)
+    for name, group in (
+        ("text_encoder", "text_encoders"),
+        ("image_space", "image_encoders"),
+    ):
+        value = out.get(name)
+        if isinstance(value, dict):
+            plugin = value.get("plugin")
+            kept = {
+                k: v for k, v in (value.get("params") or {}).items() if v is not None
+            }
+            out[name] = get_plugin(group, plugin, **kept) if plugin else plugin
+    if isinstance(out.get("text_source"), list):
+        out["text_source"] = tuple(out["text_source"])
+    return out
+
+
+def save_decoder(
+    decoder: Any,
+    path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    include_definitions: bool = True,
+    manifest_extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write a fitted decoder to ``path`` (see the module docstring for the layout).
+
+    Parameters
+    ----------
+    decoder : CLIPDecoder
+        Fitted decoder.
+    path : str or path-like
+        Destination folder.
+    overwrite : bool, default=False
+        Replace an existing saved decoder.
+    include_definitions : bool, default=True
+        Keep term definitions in ``ontology.json`` (bundles shipped with the
+        package leave them out).
+    manifest_extra : dict or None, default=None
+        Provenance written into ``manifest.json`` (data sources, licences).
+
+    Returns
+    -------
+    Path
+    """
+    from safetensors.numpy import save_file
+
+    from brainlm_decode.clip.serialization import save_clip
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"The 'path' argument {str(path)!r} exists; pass overwrite=True to replace it."
+        )
+    if path.exists() and (path.is_file() or not (path / "config.json").exists()):
+        raise FileExistsError(
+            f"Refusing to overwrite {str(path)!r}: it is not a saved decoder."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        save_clip(decoder.model_, tmp / "clip")
+        decoder.image_space_.save(tmp / "image_space")
+        atlas = (
+            decoder.ontology_
+            if include_definitions
+            else _strip_definitions(decoder.ontology_)
+        )
+        atlas.save(tmp / "ontology.json")
+        arrays = {
+            name.rstrip("_"): np.ascontiguousarray(
+                getattr(decoder, name), dtype=np.float32
+            )
+            for name in _ARRAYS
+        }
+        save_file(arrays, str(tmp / "arrays.safetensors"))
+        config = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "brainlm_decode_version": __version__,
+            "params": _json_params(decoder),
+            "fitted": {name: getattr(decoder, name) for name in _SCALARS},
+            "history": _plain(decoder.history_),
+        }
+        (tmp / "config.json").write_text(json.dumps(config, indent=1))
+        files = sorted(p for p in tmp.rglob("*") if p.is_file())
+        manifest = {
+            "format": FORMAT,
+            "files": {str(p.relative_to(tmp)): _sha256(p) for p in files},
+            **(manifest_extra or {}),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        if path.exists():
+            backup = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(path, backup)
+            os.replace(tmp, path)
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path
+
+
+def _strip_definitions(atlas: Any) -> Any:
+    from brainlm_decode.ontology import CognitiveAtlas
+
+    data = atlas.to_dict()
+    for level in ("tasks", "concepts", "domains"):
+        for entry in data[level]:
+            entry["definition"] = ""
+    return CognitiveAtlas(
+        tasks=data["tasks"],
+        concepts=data["concepts"],
+        domains=data["domains"],
+        task_concepts=data["task_concepts"],
+        concept_domains=data["concept_domains"],
+        on_invalid="ignore",
+        source=data.get("source"),
+    )
+
+
+def verify_manifest(path: str | os.PathLike) -> None:
+    """Check every file of a saved decoder against its manifest sha256.
+
+    Raises
+    ------
+    ValueError
+        When a file is missing or its checksum differs.
+    """
+    path = Path(path)
+    manifest = json.loads((path / "manifest.json").read_text())
+    for name, digest in manifest["files"].items():
+        file = path / name
+        if not file.is_file():
+            raise ValueError(f"The saved decoder at {str(path)!r} lacks {name!r}.")
+        if _sha256(file) != digest:
+            raise ValueError(
+                f"The file {str(file)!r} does not match its manifest checksum: the "
+                "saved decoder is corrupted or was edited."
+            )
+
+
+def load_decoder(cls: type, path: str | os.PathLike) -> Any:
+    """Read a folder written by :func:`save_decoder` into a fitted ``cls``."""
+    from safetensors.numpy import load_file
+
+    from brainlm_decode.clip.serialization import load_clip
+    from brainlm_decode.imaging.spaces import ImageSpace
+    from brainlm_decode.ontology import CognitiveAtlas
+
+    path = Path(path)
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(
+            f"No saved CLIPDecoder at {str(path)!r}: config.json is missing."
+        )
+    config = json.loads(config_file.read_text())
+    if config.get("format") != FORMAT:
+        raise ValueError(
+            f"{str(path)!r} holds a {config.get('format')!r}, not a {FORMAT}."
+        )
+    version = int(config.get("format_version", 0))
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"The decoder at {str(path)!r} has format version {version}; this "
+            f"brainlm_decode ({__version__}) reads up to {FORMAT_VERSION}. Upgrade it."
+        )
+    if (path / "manifest.json").is_file():
+        verify_manifest(path)
+    decoder = cls(**_restore_params(config["params"]))
+    decoder.model_ = load_clip(path / "clip").cpu().eval()
+    decoder.image_space_ = ImageSpace.load(path / "image_space")
+    decoder.ontology_ = CognitiveAtlas.load(path / "ontology.json")
+    arrays = load_file(str(path / "arrays.safetensors"))
+    for name in _ARRAYS:
+        setattr(decoder, name, arrays[name.rstrip("_")].astype(np.float64))
+    for name, value in config["fitted"].items():
+        setattr(decoder, name, value)
+    decoder.history_ = config.get("history", {})
+    decoder.ontology = decoder.ontology_
+    return decoder
+
+
+def _packaged_root() -> Path:
+    return Path(
+        str(importlib.resources.files("brainlm_decode") / "data" / "pretrained")
+    )
+
+
+def list_pretrained() -> list[str]:
+    """Names of the pretrained decoders shipped inside the package.
+
+    Returns
+    -------
+    list of str
+    """
+    root = _packaged_root()
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / "config.json").is_file())
+
+
+def resolve_pretrained(name_or_path: str | os.PathLike | None) -> Path:
+    """Folder of a pretrained decoder given its name or a path.
+
+    Raises
+    ------
+    ValueError
+        Unknown name (the message lists the packaged ones).
+    """
+    if name_or_path is None:
+        name_or_path = DEFAULT_PRETRAINED
+    candidate = Path(name_or_path)
+    if candidate.is_dir():
+        return candidate
+    packaged = _packaged_root() / str(name_or_path)
+    if isinstance(name_or_path, str) and (packaged / "config.json").is_file():
+        return packaged
+    raise ValueError(
+        "The 'name_or_path' argument of CLIPDecoder.from_pretrained must be a folder "
+        f"written by CLIPDecoder.save or one of {list_pretrained()}. "
+        f"Got {str(name_or_path)!r} instead."
+    )
