@@ -33,11 +33,15 @@ _LAZY_NAMES: dict[str, str] = {
 _SUBMODULES = (
     "base",
     "cli",
+    "clip",
     "collection",
     "datasets",
     "decode",
+    "imaging",
+    "metrics",
     "ontology",
     "plugins",
+    "text",
 )
 
 __all__ = ["__version__", *_LAZY_NAMES, *_SUBMODULES]

@@ -1,0 +1,139 @@
+"""Command-line training of the CLIP model, runnable under ``torchrun``.
+
+One process::
+
+    python -m brainlm_decode.clip.cli_train --text text.npy --image image.npy \\
+        --out model_dir
+
+Several processes (DDP; gloo on CPU, NCCL on GPUs)::
+
+    torchrun --nproc_per_node 2 -m brainlm_decode.clip.cli_train \\
+        --text text.npy --image image.npy --out model_dir --device cpu
+
+Inputs are ``.npy`` files (``allow_pickle=False``). The main process writes the model
+with :func:`~brainlm_decode.clip.serialization.save_clip` and the training record
+as ``history.json`` in ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m brainlm_decode.clip.cli_train``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m brainlm_decode.clip.cli_train",
+        description="Train NiCLIP's CLIP model on paired text/image embeddings.",
+    )
+    parser.add_argument("--text", required=True, help="(n, text_dim) .npy file")
+    parser.add_argument("--image", required=True, help="(n, image_dim) .npy file")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--groups", help="(n,) .npy file of study ids")
+    parser.add_argument("--val-text", help="validation text .npy (with --val-image)")
+    parser.add_argument("--val-image", help="validation image .npy (with --val-text)")
+    parser.add_argument("--validation-fraction", type=float, default=0.1)
+    parser.add_argument("--embed-dim", type=int, default=512)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--weight-decay", type=float, default=0.1)
+    parser.add_argument("--max-epochs", type=int, default=50)
+    parser.add_argument(
+        "--patience", type=int, default=10, help="0 disables early stopping"
+    )
+    parser.add_argument("--dropout", type=float, default=0.5)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--verbose", type=int, default=0)
+    return parser
+
+
+def _load(path: str | None) -> np.ndarray | None:
+    return None if path is None else np.load(path, allow_pickle=False)
+
+
+def _validation(args: argparse.Namespace) -> tuple[Any, Any] | None:
+    if (args.val_text is None) != (args.val_image is None):
+        raise SystemExit("error: --val-text and --val-image go together")
+    if args.val_text is None:
+        return None
+    return _load(args.val_text), _load(args.val_image)
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, indent=2)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments, train, and (main process) save model and history.
+
+    Parameters
+    ----------
+    argv : sequence of str or None, default=None
+        Arguments; ``None`` reads ``sys.argv``.
+
+    Returns
+    -------
+    int
+        Exit status (0 on success).
+    """
+    args = build_parser().parse_args(argv)
+    from accelerate import Accelerator
+
+    from brainlm_decode.base import resolve_device
+    from brainlm_decode.clip.serialization import save_clip
+    from brainlm_decode.clip.train import train_clip
+
+    accelerator = Accelerator(cpu=resolve_device(args.device).type == "cpu")
+    model, history = train_clip(
+        _load(args.text),
+        _load(args.image),
+        validation=_validation(args),
+        validation_fraction=args.validation_fraction,
+        groups=_load(args.groups),
+        embed_dim=args.embed_dim,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        max_epochs=args.max_epochs,
+        patience=args.patience or None,
+        dropout=args.dropout,
+        random_state=args.seed,
+        verbose=args.verbose,
+        accelerator=accelerator,
+    )
+    if accelerator.is_main_process:
+        out = save_clip(model, args.out)
+        _write_json(out / "history.json", history.to_dict())
+        print(
+            f"saved CLIP model to {out} ({history.n_epochs} epochs on "
+            f"{history.n_processes} process(es), best epoch {history.best_epoch + 1}, "
+            f"validation loss {history.best_val_loss:.4f})",
+            flush=True,
+        )
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through torchrun
+    raise SystemExit(main())

@@ -1,0 +1,190 @@
+"""Save and load :class:`~brainlm_decode.clip.model.CLIPModel` (safetensors + JSON).
+
+A saved model is a folder with two files:
+
+- ``model.safetensors``: the weights (``state_dict``), safetensors format;
+- ``config.json``: a format name and version, the package version, the model's
+  constructor arguments (:meth:`CLIPModel.get_config`) and the SHA-256 of the
+  weights file.
+
+Each file is written to a temporary file in the folder and moved into place with
+:func:`os.replace` (atomic on POSIX and Windows), weights first and config last; the
+checksum in the config lets :func:`load_clip` detect a weights file that does not
+belong to the config (e.g. an interrupted overwrite) or is corrupted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from brainlm_decode._version import __version__
+
+__all__ = [
+    "CONFIG_NAME",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "WEIGHTS_NAME",
+    "load_clip",
+    "save_clip",
+]
+
+#: Name of the format written in ``config.json``.
+FORMAT_NAME = "brainlm_decode.clip.CLIPModel"
+#: Version of the on-disk format; :func:`load_clip` refuses newer versions.
+FORMAT_VERSION = 1
+#: File names inside a saved model folder.
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)`` then move the temporary file onto ``path``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def save_clip(model: Any, folder: str | os.PathLike) -> Path:
+    """Save a CLIP model to ``folder`` (created if needed; files replaced atomically).
+
+    Parameters
+    ----------
+    model : CLIPModel
+        The model to save (any device; weights are written from CPU copies).
+    folder : str or path-like
+        Destination folder; other files in it are left alone.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+
+    Raises
+    ------
+    TypeError
+        When ``model`` is not a :class:`~brainlm_decode.clip.model.CLIPModel`.
+    """
+    from safetensors.torch import save_file
+
+    from brainlm_decode.clip.model import CLIPModel
+
+    if not isinstance(model, CLIPModel):
+        raise TypeError(
+            "The 'model' argument of save_clip must be a CLIPModel. "
+            f"Got {type(model).__name__} instead."
+        )
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {
+        name: tensor.detach().to("cpu").contiguous().clone()
+        for name, tensor in model.state_dict().items()
+    }
+    weights = folder / WEIGHTS_NAME
+    _atomic_write(weights, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
+    config = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "library_version": __version__,
+        "model": model.get_config(),
+        "weights": {"file": WEIGHTS_NAME, "sha256": _sha256(weights)},
+    }
+    text = json.dumps(config, indent=2, sort_keys=True) + "\n"
+    _atomic_write(
+        folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(text, encoding="utf-8")
+    )
+    return folder
+
+
+def _read_config(folder: Path) -> dict[str, Any]:
+    path = folder / CONFIG_NAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No saved CLIP model in {str(folder)!r}: {CONFIG_NAME} is missing."
+        )
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
+        raise ValueError(
+            f"{path} does not describe a saved CLIPModel (format "
+            f"{config.get('format') if isinstance(config, dict) else None!r}, "
+            f"expected {FORMAT_NAME!r})."
+        )
+    version = config.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has format_version {version!r}; this brainlm_decode "
+            f"({__version__}) reads versions up to {FORMAT_VERSION}. Upgrade the "
+            "package to load it."
+        )
+    weights = config.get("weights")
+    if not isinstance(config.get("model"), dict) or not (
+        isinstance(weights, dict) and {"file", "sha256"} <= set(weights)
+    ):
+        raise ValueError(f"{path} lacks the 'model' or 'weights' entries.")
+    return config
+
+
+def load_clip(folder: str | os.PathLike, device: Any = "cpu") -> Any:
+    """Load a CLIP model saved by :func:`save_clip`.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        Folder written by :func:`save_clip`.
+    device : str or torch.device, default="cpu"
+        Device to place the model on (``"auto"`` picks CUDA, MPS, then CPU).
+
+    Returns
+    -------
+    CLIPModel
+        The model, in eval mode.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the folder has no config or weights file.
+    ValueError
+        When the config is not a CLIP model config, its version is newer than this
+        package reads, or the weights do not match the config's checksum.
+    """
+    from safetensors.torch import load_file
+
+    from brainlm_decode.base import resolve_device
+    from brainlm_decode.clip.model import CLIPModel
+
+    folder = Path(folder)
+    config = _read_config(folder)
+    weights = folder / config["weights"]["file"]
+    if not weights.is_file():
+        raise FileNotFoundError(f"Weights file {str(weights)!r} is missing.")
+    if _sha256(weights) != config["weights"]["sha256"]:
+        raise ValueError(
+            f"{weights} does not match the checksum recorded in {CONFIG_NAME}: the "
+            "files come from different saves or the weights are corrupted."
+        )
+    model = CLIPModel.from_config(config["model"])
+    model.load_state_dict(load_file(str(weights), device="cpu"), strict=True)
+    return model.to(resolve_device(device)).eval()

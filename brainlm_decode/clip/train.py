@@ -1,0 +1,624 @@
+"""Training loop of NiCLIP's CLIP model, one code path for CPU, GPU and DDP.
+
+:func:`train_clip` validates the paired embeddings, splits off a validation set
+(grouped by study when ``groups`` is given), and runs AdamW with early stopping on the
+**validation** loss, keeping a copy of the best weights, as in the NiCLIP paper. The
+loop goes through :class:`accelerate.Accelerator`, so the same function trains on one
+CPU, one GPU, or several processes launched by ``torchrun`` / ``accelerate launch``
+(features are then gathered across processes by
+:class:`~brainlm_decode.clip.loss.ClipLoss`, so every pair meets the global batch).
+Like open_clip's trainer, the loop only sees a model and a loss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from brainlm_decode.base import (
+    SHARED_CONSTRAINTS,
+    Interval,
+    fill_doc,
+    log,
+    progress,
+    resolve_device,
+    seed_from_random_state,
+    validate_params,
+)
+from brainlm_decode.clip.loss import ClipLoss
+from brainlm_decode.clip.model import CLIPModel
+
+__all__ = ["TrainingHistory", "train_clip"]
+
+_OWNER = "train_clip"
+
+_CONSTRAINTS: dict[str, list[Any]] = {
+    **SHARED_CONSTRAINTS,
+    "validation_fraction": [Interval(float, 0.0, 1.0, closed="neither")],
+    "embed_dim": [Interval(int, 1, None)],
+    "batch_size": [Interval(int, 2, None)],
+    "lr": [Interval(float, 0.0, None, closed="neither")],
+    "weight_decay": [Interval(float, 0.0, None)],
+    "max_epochs": [Interval(int, 1, None)],
+    "patience": [Interval(int, 1, None), None],
+    "dropout": [Interval(float, 0.0, 1.0, closed="left")],
+}
+
+
+@dataclass
+class TrainingHistory:
+    """Per-epoch record of a :func:`train_clip` run.
+
+    Attributes
+    ----------
+    train_loss : list of float
+        Mean training loss of each epoch (global-batch loss, averaged over steps).
+    val_loss : list of float
+        Validation loss after each epoch (dropout off).
+    logit_scale : list of float
+        ``logit_scale`` (log inverse temperature) after each epoch.
+    epoch_time : list of float
+        Wall-clock seconds of each epoch (training and validation).
+    best_epoch : int
+        0-based index of the epoch whose weights were kept (lowest ``val_loss``).
+    stopped_early : bool
+        Whether training stopped before ``max_epochs`` because ``patience`` epochs
+        passed without improvement.
+    n_train, n_val : int
+        Number of training and validation pairs.
+    n_processes : int
+        Number of processes that trained together.
+    """
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    logit_scale: list[float] = field(default_factory=list)
+    epoch_time: list[float] = field(default_factory=list)
+    best_epoch: int = -1
+    stopped_early: bool = False
+    n_train: int = 0
+    n_val: int = 0
+    n_processes: int = 1
+
+    @property
+    def n_epochs(self) -> int:
+        """Number of epochs run."""
+        return len(self.train_loss)
+
+    @property
+    def best_val_loss(self) -> float:
+        """Validation loss of the kept weights."""
+        return self.val_loss[self.best_epoch] if self.val_loss else math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable copy of the record.
+
+        Returns
+        -------
+        dict
+        """
+        return {**asdict(self), "best_val_loss": self.best_val_loss}
+
+
+# --------------------------------------------------------------------------------------
+# Input checks and split
+# --------------------------------------------------------------------------------------
+
+
+def _check_matrix(value: Any, name: str, width: int | None = None) -> np.ndarray:
+    """A finite 2-D float32 array with non-zero rows, or a ValueError naming ``name``."""
+    try:
+        array = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"The {name!r} argument of {_OWNER} must be a 2-D numeric array. "
+            f"Could not convert it: {exc}"
+        ) from None
+    if array.ndim != 2 or array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(
+            f"The {name!r} argument of {_OWNER} must be a non-empty 2-D array "
+            f"(n_samples, n_features). Got shape {array.shape} instead."
+        )
+    if width is not None and array.shape[1] != width:
+        raise ValueError(
+            f"The {name!r} argument of {_OWNER} must have {width} columns like the "
+            f"training embeddings. Got shape {array.shape} instead."
+        )
+    if not np.isfinite(array).all():
+        raise ValueError(f"The {name!r} argument of {_OWNER} contains NaN or inf.")
+    if (np.linalg.norm(array, axis=1) == 0).any():
+        bad = int(np.flatnonzero(np.linalg.norm(array, axis=1) == 0)[0])
+        raise ValueError(
+            f"The {name!r} argument of {_OWNER} has an all-zero row (row {bad}); "
+            "it cannot be L2-normalised."
+        )
+    return np.ascontiguousarray(array)
+
+
+def _check_pairs(
+    text: Any, image: Any, names: tuple[str, str], widths: tuple[int | None, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    text = _check_matrix(text, names[0], widths[0])
+    image = _check_matrix(image, names[1], widths[1])
+    if text.shape[0] != image.shape[0]:
+        raise ValueError(
+            f"The {names[0]!r} and {names[1]!r} arguments of {_OWNER} must have the "
+            f"same number of rows (one text per image). Got {text.shape[0]} and "
+            f"{image.shape[0]}."
+        )
+    return text, image
+
+
+def _split_indices(
+    n: int, validation_fraction: float, groups: Any, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train/validation indices, grouped by ``groups`` when given (sklearn splitters)."""
+    from sklearn.model_selection import GroupShuffleSplit, ShuffleSplit
+
+    if groups is None:
+        splitter: Any = ShuffleSplit(
+            1, test_size=validation_fraction, random_state=seed
+        )
+        return next(splitter.split(np.zeros(n)))
+    groups = np.asarray(groups)
+    if groups.ndim != 1 or groups.shape[0] != n:
+        raise ValueError(
+            f"The 'groups' argument of {_OWNER} must be 1-D with one study id per "
+            f"pair ({n}). Got shape {groups.shape} instead."
+        )
+    if np.unique(groups).size < 2:
+        raise ValueError(
+            f"The 'groups' argument of {_OWNER} needs at least 2 distinct groups to "
+            "hold out a grouped validation set."
+        )
+    splitter = GroupShuffleSplit(1, test_size=validation_fraction, random_state=seed)
+    return next(splitter.split(np.zeros(n), groups=groups))
+
+
+def _prepare_data(
+    text: Any,
+    image: Any,
+    validation: Sequence[Any] | None,
+    validation_fraction: float,
+    groups: Any,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Validated (train_text, train_image, val_text, val_image)."""
+    text, image = _check_pairs(
+        text, image, ("text_embeddings", "image_embeddings"), (None, None)
+    )
+    if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise ValueError(
+                f"The 'validation' argument of {_OWNER} must be a pair "
+                f"(text_val, image_val). Got {type(validation).__name__} instead."
+            )
+        val_text, val_image = _check_pairs(
+            validation[0],
+            validation[1],
+            ("validation[0]", "validation[1]"),
+            (text.shape[1], image.shape[1]),
+        )
+        return text, image, val_text, val_image
+    train_idx, val_idx = _split_indices(
+        text.shape[0], validation_fraction, groups, seed
+    )
+    return text[train_idx], image[train_idx], text[val_idx], image[val_idx]
+
+
+def _check_sizes(n_train: int, n_val: int, n_processes: int) -> None:
+    if n_val < 2:
+        raise ValueError(
+            f"{_OWNER} needs at least 2 validation pairs for a contrastive validation "
+            f"loss; got {n_val}. Pass more data, a larger 'validation_fraction', or "
+            "an explicit 'validation' pair."
+        )
+    if n_train < 2 * n_processes:
+        raise ValueError(
+            f"{_OWNER} needs at least {2 * n_processes} training pairs (2 per "
+            f"process, {n_processes} processes); got {n_train}. Pass more data or "
+            "a smaller 'validation_fraction'."
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Loop pieces: batches, optimiser, one epoch, evaluation
+# --------------------------------------------------------------------------------------
+
+
+def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """Shuffled indices split into ``ceil(n / batch_size)`` nearly equal batches."""
+    order = torch.randperm(n, generator=generator)
+    return list(torch.tensor_split(order, math.ceil(n / batch_size)))
+
+
+def _local_shards(
+    batches: list[torch.Tensor], rank: int, world_size: int
+) -> Iterator[torch.Tensor]:
+    """This process's equal share of each global batch (remainder rows skipped)."""
+    for batch in batches:
+        n_local = batch.shape[0] // world_size
+        if n_local * world_size < 2:
+            continue
+        yield batch[rank * n_local : (rank + 1) * n_local]
+
+
+def _make_optimizer(
+    model: CLIPModel, lr: float, weight_decay: float
+) -> torch.optim.Optimizer:
+    """AdamW; weight decay on weight matrices only (not biases, norms, logit scale)."""
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    no_decay = [p for p in model.parameters() if p.ndim < 2]
+    return torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=lr,
+    )
+
+
+def _train_epoch(
+    model: Any,
+    loss_fn: ClipLoss,
+    optimizer: Any,
+    data: tuple[torch.Tensor, torch.Tensor],
+    shards: Iterator[torch.Tensor],
+    accelerator: Any,
+) -> float:
+    """One pass over the local shards; returns the global mean training loss."""
+    unwrapped = accelerator.unwrap_model(model)
+    model.train()
+    total = torch.zeros((), device=accelerator.device)
+    n_steps = 0
+    for index in shards:
+        text = data[0][index].to(accelerator.device, non_blocking=True)
+        image = data[1][index].to(accelerator.device, non_blocking=True)
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(*model(text, image))
+        accelerator.backward(loss)
+        optimizer.step()
+        unwrapped.clamp_logit_scale_()
+        total += loss.detach()
+        n_steps += 1
+    mean = total / max(n_steps, 1)
+    return float(accelerator.reduce(mean, reduction="mean"))
+
+
+@torch.no_grad()
+def _evaluate(
+    model: CLIPModel,
+    data: tuple[torch.Tensor, torch.Tensor],
+    batches: list[torch.Tensor],
+    device: Any,
+) -> float:
+    """Size-weighted mean of the CLIP loss over fixed validation batches (eval mode)."""
+    was_training = model.training
+    model.eval()
+    loss_fn = ClipLoss()
+    total, count = 0.0, 0
+    for index in batches:
+        if index.shape[0] < 2:
+            continue
+        text, image = data[0][index].to(device), data[1][index].to(device)
+        total += float(loss_fn(*model(text, image))) * index.shape[0]
+        count += index.shape[0]
+    model.train(was_training)
+    return total / count
+
+
+# --------------------------------------------------------------------------------------
+# Setup helpers
+# --------------------------------------------------------------------------------------
+
+
+def _make_accelerator(device: Any, accelerator: Any) -> Any:
+    """The given accelerator, or one for ``device`` (``cpu=True`` on CPU)."""
+    if accelerator is not None:
+        return accelerator
+    from accelerate import Accelerator
+
+    resolved = resolve_device(device)
+    accelerator = Accelerator(cpu=resolved.type == "cpu")
+    if accelerator.device.type != resolved.type:
+        warnings.warn(
+            f"{_OWNER}: device={device!r} was requested but accelerate's process "
+            f"state was already set up for {accelerator.device} in this process, so "
+            "training runs there. Pass an 'accelerator' or start a new process.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return accelerator
+
+
+def _shared_seed(random_state: Any, accelerator: Any) -> int:
+    """One seed, drawn on the main process and broadcast to the others."""
+    seed = seed_from_random_state(random_state)
+    if accelerator.num_processes > 1:
+        from accelerate.utils import broadcast_object_list
+
+        seed = int(broadcast_object_list([seed], from_process=0)[0])
+    return seed
+
+
+@contextlib.contextmanager
+def _seeded_torch(seed: int, device: Any) -> Iterator[None]:
+    """Seed torch's global RNG (dropout, init) without leaking the change; on CPU
+    also switch on deterministic algorithms for the duration."""
+    devices = [device] if getattr(device, "type", "cpu") == "cuda" else []
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        if getattr(device, "type", "cpu") == "cpu":
+            torch.use_deterministic_algorithms(True, warn_only=True)
+        try:
+            yield
+        finally:
+            torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+
+
+def _device_context(device: Any, accelerator: Any) -> Any:
+    """Make ``cuda:k`` the current device when one process trains on it."""
+    if accelerator.num_processes == 1 and isinstance(device, str) and ":" in device:
+        resolved = resolve_device(device)
+        if resolved.type == "cuda":
+            return torch.cuda.device(resolved)
+    return contextlib.nullcontext()
+
+
+# --------------------------------------------------------------------------------------
+# Public entry point
+# --------------------------------------------------------------------------------------
+
+
+@fill_doc
+def train_clip(
+    text_embeddings: Any,
+    image_embeddings: Any,
+    *,
+    validation: Sequence[Any] | None = None,
+    validation_fraction: float = 0.1,
+    groups: Any = None,
+    embed_dim: int = 512,
+    batch_size: int = 128,
+    lr: float = 5e-4,
+    weight_decay: float = 0.1,
+    max_epochs: int = 50,
+    patience: int | None = 10,
+    dropout: float = 0.5,
+    random_state: Any = None,
+    device: Any = "auto",
+    verbose: int = 0,
+    accelerator: Any = None,
+) -> tuple[CLIPModel, TrainingHistory]:
+    """Train NiCLIP's CLIP model on paired text and image embeddings.
+
+    AdamW on the symmetric InfoNCE loss (:class:`~brainlm_decode.clip.loss.ClipLoss`)
+    with the paper's defaults (batch 128, lr 5e-4, weight decay 0.1, up to 50 epochs,
+    dropout 0.5), early stopping after ``patience`` epochs without improvement of
+    the **validation** loss, and the best weights restored at the end. Weight decay
+    applies to weight matrices only (not to biases, LayerNorm or ``logit_scale``,
+    as in open_clip): decaying ``logit_scale`` would pull the temperature to 1.
+
+    Each epoch the training pairs are shuffled (seeded torch generator) and split
+    into ``ceil(n_train / batch_size)`` batches of nearly equal size (at most
+    ``batch_size``), so no pair is dropped and the contrastive task is equally hard
+    in every batch. With several processes each global batch is shared equally
+    between them (up to ``n_processes - 1`` leftover pairs are skipped in that
+    epoch) and features are gathered, so the loss is that of the global batch.
+    The validation loss uses fixed batches of the same size with dropout off.
+
+    Parameters
+    ----------
+    text_embeddings : array-like of shape (n_pairs, text_dim)
+        Text embeddings, one per study. Converted to float32; they need not be
+        L2-normalised (the model normalises its inputs, so training and decoding
+        agree), but must be finite with no all-zero row.
+    image_embeddings : array-like of shape (n_pairs, image_dim)
+        Image embeddings paired row by row with ``text_embeddings``.
+    validation : tuple (text_val, image_val) or None, default=None
+        Explicit validation pairs; when given, ``validation_fraction`` and
+        ``groups`` are not used.
+    validation_fraction : float, default=0.1
+        Fraction of pairs (of groups, with ``groups``) held out for validation.
+    groups : array-like of shape (n_pairs,) or None, default=None
+        Study ids: the validation split keeps all pairs of a group on one side
+        (:class:`sklearn.model_selection.GroupShuffleSplit`).
+    embed_dim : int, default=512
+        Width of the shared space (NiCLIP: 512).
+    batch_size : int, default=128
+        Global number of pairs per contrastive batch (at least 2).
+    lr : float, default=5e-4
+        AdamW learning rate.
+    weight_decay : float, default=0.1
+        AdamW weight decay of the weight matrices.
+    max_epochs : int, default=50
+        Maximum number of epochs.
+    patience : int or None, default=10
+        Stop after this many epochs without a lower validation loss; ``None``
+        trains for ``max_epochs`` (the best weights are still restored).
+    dropout : float, default=0.5
+        Dropout probability of every block.
+    %(random_state)s
+    %(device)s
+        Ignored when ``accelerator`` is given.
+    %(verbose)s
+    accelerator : accelerate.Accelerator or None, default=None
+        Accelerator to train with (e.g. one configured for mixed precision or
+        launched by ``torchrun``); ``None`` builds one for ``device``
+        (``cpu=True`` on CPU; under ``torchrun`` it joins the process group).
+
+    Returns
+    -------
+    model : CLIPModel
+        The model with the best validation weights, in eval mode, on the training
+        device. Its ``logit_scale`` is the temperature to decode with.
+    history : TrainingHistory
+        Per-epoch training and validation losses, logit scales and the best epoch.
+
+    Raises
+    ------
+    ValueError
+        On mismatched row counts, NaN/inf, wrong widths, all-zero rows, too few
+        pairs for a batch or a validation set, or an out-of-range parameter.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> text = rng.normal(size=(60, 8))
+    >>> image = text @ rng.normal(size=(8, 6))
+    >>> model, history = train_clip(
+    ...     text, image, embed_dim=4, batch_size=16, max_epochs=2, random_state=0,
+    ...     device="cpu")
+    >>> history.n_epochs, model.embed_dim
+    (2, 4)
+    """
+    params = {
+        "validation_fraction": validation_fraction,
+        "embed_dim": embed_dim,
+        "batch_size": batch_size,
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "max_epochs": max_epochs,
+        "patience": patience,
+        "dropout": dropout,
+        "random_state": random_state,
+        "device": device,
+        "verbose": verbose,
+    }
+    validate_params(_OWNER, params, _CONSTRAINTS, kind="argument")
+    accelerator = _make_accelerator(device, accelerator)
+    seed = _shared_seed(random_state, accelerator)
+    split_seed, init_seed, shuffle_seed = np.random.SeedSequence(seed).generate_state(3)
+    arrays = _prepare_data(
+        text_embeddings,
+        image_embeddings,
+        validation,
+        validation_fraction,
+        groups,
+        int(split_seed),
+    )
+    _check_sizes(arrays[0].shape[0], arrays[2].shape[0], accelerator.num_processes)
+    with (
+        _device_context(device, accelerator),
+        _seeded_torch(int(init_seed), accelerator.device),
+    ):
+        return _fit(arrays, params, accelerator, int(shuffle_seed))
+
+
+def _fit(
+    arrays: tuple[np.ndarray, ...],
+    params: dict[str, Any],
+    accelerator: Any,
+    shuffle_seed: int,
+) -> tuple[CLIPModel, TrainingHistory]:
+    """Build model, optimiser and loss, then run the epochs (torch already seeded)."""
+    train = (torch.from_numpy(arrays[0]), torch.from_numpy(arrays[1]))
+    val = (torch.from_numpy(arrays[2]), torch.from_numpy(arrays[3]))
+    model = CLIPModel(
+        text_dim=train[0].shape[1],
+        image_dim=train[1].shape[1],
+        embed_dim=params["embed_dim"],
+        dropout=params["dropout"],
+    )
+    optimizer = _make_optimizer(model, params["lr"], params["weight_decay"])
+    model, optimizer = accelerator.prepare(model, optimizer)
+    loss_fn = ClipLoss(
+        rank=accelerator.process_index, world_size=accelerator.num_processes
+    )
+    history = TrainingHistory(
+        n_train=int(train[0].shape[0]),
+        n_val=int(val[0].shape[0]),
+        n_processes=accelerator.num_processes,
+    )
+    generator = torch.Generator().manual_seed(shuffle_seed)
+    val_batches = _batches(
+        history.n_val, params["batch_size"], torch.Generator().manual_seed(shuffle_seed)
+    )
+    unwrapped = accelerator.unwrap_model(model)
+    best_state = _run_epochs(
+        (model, loss_fn, optimizer, accelerator),
+        (train, val, val_batches, generator),
+        params,
+        history,
+    )
+    unwrapped.load_state_dict(best_state)
+    unwrapped.eval()
+    return unwrapped, history
+
+
+def _agree(value: float, accelerator: Any) -> float:
+    """The processes' mean of ``value``: each process computes the same validation
+    loss (same weights, same data); averaging makes the early-stopping decision
+    bit-identical across processes regardless of floating-point noise."""
+    if accelerator.num_processes == 1:
+        return value
+    tensor = torch.tensor(value, dtype=torch.float64, device=accelerator.device)
+    return float(accelerator.reduce(tensor, reduction="mean"))
+
+
+def _run_epochs(
+    loop: tuple[Any, ClipLoss, Any, Any],
+    data: tuple[Any, Any, list[torch.Tensor], torch.Generator],
+    params: dict[str, Any],
+    history: TrainingHistory,
+) -> dict[str, torch.Tensor]:
+    """Epoch loop with early stopping; fills ``history``, returns the best weights."""
+    model, loss_fn, optimizer, accelerator = loop
+    train, val, val_batches, generator = data
+    unwrapped = accelerator.unwrap_model(model)
+    verbose = params["verbose"] if accelerator.is_main_process else 0
+    best_loss, best_state, waited = math.inf, None, 0
+    epochs = progress(range(params["max_epochs"]), verbose=verbose, desc=_OWNER)
+    for epoch in epochs:
+        start = time.perf_counter()
+        batches = _batches(history.n_train, params["batch_size"], generator)
+        shards = _local_shards(
+            batches, accelerator.process_index, accelerator.num_processes
+        )
+        train_loss = _train_epoch(model, loss_fn, optimizer, train, shards, accelerator)
+        val_loss = _agree(
+            _evaluate(unwrapped, val, val_batches, accelerator.device), accelerator
+        )
+        history.train_loss.append(train_loss)
+        history.val_loss.append(val_loss)
+        history.logit_scale.append(float(unwrapped.logit_scale.detach()))
+        history.epoch_time.append(time.perf_counter() - start)
+        log(
+            f"epoch {epoch + 1}/{params['max_epochs']}: train {train_loss:.4f}, "
+            f"validation {val_loss:.4f}, scale {unwrapped.scale:.2f}",
+            verbose=verbose,
+            level=2,
+            owner=_OWNER,
+        )
+        if val_loss < best_loss:
+            best_loss, waited, history.best_epoch = val_loss, 0, epoch
+            best_state = copy.deepcopy(unwrapped.state_dict())
+        else:
+            waited += 1
+            if params["patience"] is not None and waited >= params["patience"]:
+                history.stopped_early = True
+                break
+    log(
+        f"kept epoch {history.best_epoch + 1} of {history.n_epochs} "
+        f"(validation loss {history.best_val_loss:.4f})",
+        verbose=verbose,
+        owner=_OWNER,
+    )
+    if best_state is None:
+        raise RuntimeError(
+            f"{_OWNER}: the validation loss was never finite (training diverged); "
+            "try a smaller 'lr'."
+        )
+    return best_state

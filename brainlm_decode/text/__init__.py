@@ -1,0 +1,55 @@
+"""Text encoders (plugins), token chunking and the on-disk embedding cache.
+
+Encoders turn texts into one float32 vector each (not normalised)::
+
+    from brainlm_decode.text import MiniLMEncoder
+    vectors = MiniLMEncoder(cache_dir="embeddings").encode(["n-back task"])
+
+Plugins of the ``brainlm_decode.text_encoders`` entry-point group:
+
+========================  ===============================================  ==========
+name                      class                                            extra
+========================  ===============================================  ==========
+``"minilm"`` (default)    :class:`MiniLMEncoder` (all-MiniLM-L6-v2, 384-d)
+``"hf"``                  :class:`HFEncoder` (any Hugging Face model)
+``"gemma-3-270m"``        :class:`GemmaEncoder` (Gemma-3-270M, 640-d)      ``llm``
+========================  ===============================================  ==========
+
+Names are imported lazily: ``import brainlm_decode.text`` loads neither torch nor
+transformers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY_NAMES: dict[str, str] = {
+    "TextEncoder": "brainlm_decode.text.encoders",
+    "MiniLMEncoder": "brainlm_decode.text.encoders",
+    "HFEncoder": "brainlm_decode.text.encoders",
+    "load_hf_backbone": "brainlm_decode.text.hf",
+    "GemmaEncoder": "brainlm_decode.text.gemma",
+    "convert_gemma_gguf": "brainlm_decode.text.gemma",
+    "EmbeddingCache": "brainlm_decode.text.cache",
+    "EmbeddingCacheWarning": "brainlm_decode.text.cache",
+    "text_key": "brainlm_decode.text.cache",
+    "check_texts": "brainlm_decode.text.chunking",
+    "chunk_token_ids": "brainlm_decode.text.chunking",
+    "special_tokens_template": "brainlm_decode.text.chunking",
+}
+
+__all__ = sorted(_LAZY_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names on first access (PEP 562)."""
+    if name in _LAZY_NAMES:
+        value = getattr(importlib.import_module(_LAZY_NAMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'brainlm_decode.text' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
