@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lint bench docs lock clean
+.PHONY: install demo test test-slow lint bench docs lock clean
 
 install: $(STAMP)
 
@@ -24,6 +24,10 @@ demo: install
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Everything, the real Gemma-3-270M conversion (about 3 minutes, 1 GB) included.
+test-slow: install
+	$(PY) -m pytest -m "" $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check brainlm_decode tests examples benchmarks
