@@ -228,6 +228,13 @@ class CLIPDecoder(BaseBrainLMEstimator):
         self.random_state = random_state
         self.verbose = verbose
 
+    def __sklearn_tags__(self) -> Any:
+        """Tags: fitted on a collection of studies, transforms brain images."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.non_deterministic = self.random_state is None
+        return tags
+
     # ------------------------------------------------------------------ fitting
 
     def fit(self, collection: Any, y: Any = None) -> CLIPDecoder:

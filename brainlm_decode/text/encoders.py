@@ -126,6 +126,14 @@ class TextEncoder(BaseBrainLMEstimator):
 
     # ------------------------------------------------------------ public API
 
+    def __sklearn_tags__(self) -> Any:
+        """Tags: inputs are lists of strings, not 2D arrays."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.requires_fit = False
+        return tags
+
     @property
     def model_id(self) -> str:
         """Identifier of the model weights, part of the cache key."""
