@@ -15,15 +15,12 @@ belong to the config (e.g. an interrupted overwrite) or is corrupted.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from brainlm_decode._io import atomic_write, sha256_file
 from brainlm_decode._version import __version__
 
 __all__ = [
@@ -42,27 +39,6 @@ FORMAT_VERSION = 1
 #: File names inside a saved model folder.
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Call ``write(tmp_path)`` then move the temporary file onto ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def save_clip(model: Any, folder: str | os.PathLike) -> Path:
@@ -101,16 +77,16 @@ def save_clip(model: Any, folder: str | os.PathLike) -> Path:
         for name, tensor in model.state_dict().items()
     }
     weights = folder / WEIGHTS_NAME
-    _atomic_write(weights, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
+    atomic_write(weights, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
     config = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "library_version": __version__,
         "model": model.get_config(),
-        "weights": {"file": WEIGHTS_NAME, "sha256": _sha256(weights)},
+        "weights": {"file": WEIGHTS_NAME, "sha256": sha256_file(weights)},
     }
     text = json.dumps(config, indent=2, sort_keys=True) + "\n"
-    _atomic_write(
+    atomic_write(
         folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(text, encoding="utf-8")
     )
     return folder
@@ -180,7 +156,7 @@ def load_clip(folder: str | os.PathLike, device: Any = "cpu") -> Any:
     weights = folder / config["weights"]["file"]
     if not weights.is_file():
         raise FileNotFoundError(f"Weights file {str(weights)!r} is missing.")
-    if _sha256(weights) != config["weights"]["sha256"]:
+    if sha256_file(weights) != config["weights"]["sha256"]:
         raise ValueError(
             f"{weights} does not match the checksum recorded in {CONFIG_NAME}: the "
             "files come from different saves or the weights are corrupted."

@@ -15,17 +15,15 @@ so an existing decoder is never left half-overwritten.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.resources
 import json
 import os
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from brainlm_decode._io import atomic_directory, check_format_version, sha256_file
 from brainlm_decode._version import __version__
 
 FORMAT = "brainlm_decode.CLIPDecoder"
@@ -33,14 +31,6 @@ FORMAT_VERSION = 1
 DEFAULT_PRETRAINED = "niclip-neuroquery-minilm"
 _ARRAYS = ("task_embeddings_", "prior_", "vocabulary_embeddings_")
 _SCALARS = ("logit_scale_", "n_studies_", "n_features_in_")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _json_params(decoder: Any) -> dict[str, Any]:
@@ -141,10 +131,7 @@ def save_decoder(
         raise FileExistsError(
             f"Refusing to overwrite {str(path)!r}: it is not a saved decoder."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
-    try:
+    with atomic_directory(path) as tmp:
         save_clip(decoder.model_, tmp / "clip")
         decoder.image_space_.save(tmp / "image_space")
         atlas = (
@@ -172,20 +159,10 @@ def save_decoder(
         files = sorted(p for p in tmp.rglob("*") if p.is_file())
         manifest = {
             "format": FORMAT,
-            "files": {str(p.relative_to(tmp)): _sha256(p) for p in files},
+            "files": {str(p.relative_to(tmp)): sha256_file(p) for p in files},
             **(manifest_extra or {}),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        if path.exists():
-            backup = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(path, backup)
-            os.replace(tmp, path)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return path
 
 
@@ -221,7 +198,7 @@ def verify_manifest(path: str | os.PathLike) -> None:
         file = path / name
         if not file.is_file():
             raise ValueError(f"The saved decoder at {str(path)!r} lacks {name!r}.")
-        if _sha256(file) != digest:
+        if sha256_file(file) != digest:
             raise ValueError(
                 f"The file {str(file)!r} does not match its manifest checksum: the "
                 "saved decoder is corrupted or was edited."
@@ -247,12 +224,7 @@ def load_decoder(cls: type, path: str | os.PathLike) -> Any:
         raise ValueError(
             f"{str(path)!r} holds a {config.get('format')!r}, not a {FORMAT}."
         )
-    version = int(config.get("format_version", 0))
-    if version > FORMAT_VERSION:
-        raise ValueError(
-            f"The decoder at {str(path)!r} has format version {version}; this "
-            f"brainlm_decode ({__version__}) reads up to {FORMAT_VERSION}. Upgrade it."
-        )
+    check_format_version(config.get("format_version"), FORMAT_VERSION, "decoder", path)
     if (path / "manifest.json").is_file():
         verify_manifest(path)
     decoder = cls(**_restore_params(config["params"]))

@@ -10,13 +10,14 @@ import html
 import os
 import re
 import sys
-import tempfile
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
+
+from brainlm_decode._io import atomic_write_text  # noqa: F401  (re-exported)
 
 LEVELS: tuple[str, ...] = ("task", "concept", "domain")
 
@@ -280,24 +281,3 @@ def mapping_pairs(
         lefts.append(plain_text(row[0]))
         pairs += [(lefts[-1], plain_text(v)) for v in row[1:] if not is_null(v)]
     return pairs, lefts
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder.
-
-    The temporary file is renamed over ``path`` with :func:`os.replace`, so readers
-    see the old file or the new one, never a partial one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

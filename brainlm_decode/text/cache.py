@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 import uuid
 import warnings
@@ -31,6 +30,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from brainlm_decode._io import atomic_write_bytes, atomic_write_stream
 
 __all__ = ["EmbeddingCache", "EmbeddingCacheWarning", "text_key"]
 
@@ -325,7 +326,7 @@ class EmbeddingCache:
         if meta.exists():
             return
         payload = {"namespace": namespace, "format_version": _FORMAT_VERSION}
-        _atomic_write_bytes(meta, json.dumps(payload, indent=1).encode("utf-8"))
+        atomic_write_bytes(meta, json.dumps(payload, indent=1).encode("utf-8"))
 
     def compact(self, namespace: str) -> None:
         """Merge the shards of ``namespace`` into one (duplicates dropped).
@@ -392,29 +393,6 @@ class EmbeddingCache:
             self._index.pop(folder, None)
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and :func:`os.replace`."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _atomic_savez(path: Path, **arrays: np.ndarray) -> None:
     """``np.savez`` to ``path`` atomically (temporary file, fsync, rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_stream(path, lambda handle: np.savez(handle, **arrays))

@@ -1,0 +1,126 @@
+"""Internal file helpers shared by every module that writes to disk.
+
+Writes go through a temporary file (or folder) in the destination's folder, are
+flushed, then moved in place with :func:`os.replace`, so readers see the old
+content or the new one, never a partial one, and nothing already written is lost
+when a write fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp_path)`` on a temporary file, then move it onto ``path``.
+
+    Use for writers that take a file name (``safetensors.save_file``, ``nib.save``).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_stream(
+    path: str | os.PathLike, write: Callable[[IO[bytes]], None]
+) -> Path:
+    """Call ``write(handle)`` on a temporary binary file, fsync it, move it onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    return atomic_write_stream(path, lambda handle: handle.write(data))
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Build a folder in a temporary sibling; swap it in place when the block ends.
+
+    An existing folder at ``path`` is replaced only once the new one is complete;
+    on error the temporary folder is removed and ``path`` is untouched.
+
+    Yields
+    ------
+    Path
+        The temporary folder to fill.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        if path.exists():
+            backup = path.parent / f".{path.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(path, backup)
+            os.replace(tmp, path)
+            shutil.rmtree(backup, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_format_version(found: object, supported: int, what: str, path: object) -> int:
+    """Refuse files written by a newer format than this version reads.
+
+    Raises
+    ------
+    ValueError
+        When ``found`` is newer than ``supported``; the message says to upgrade.
+    """
+    from brainlm_decode._version import __version__
+
+    version = int(found or 0)
+    if version > supported:
+        raise ValueError(
+            f"The {what} at {str(path)!r} has format version {version}; this "
+            f"brainlm_decode ({__version__}) reads up to {supported}. Upgrade "
+            "brainlm_decode."
+        )
+    return version
