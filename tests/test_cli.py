@@ -33,7 +33,9 @@ def test_decode_json_and_level(capsys, tmp_path):
     payload = json.loads(capsys.readouterr().out)
     assert list(payload) == ["task"] and len(payload["task"]) == 3
     first = payload["task"][0]
-    assert {"name", "id", "posterior", "likelihood", "prior", "similarity"} <= set(first)
+    assert {"name", "id", "posterior", "likelihood", "prior", "similarity"} <= set(
+        first
+    )
 
 
 def test_decode_missing_file_is_a_clear_error(tmp_path):
@@ -46,3 +48,44 @@ def test_plugins_lists_groups(capsys):
     out = capsys.readouterr().out
     assert "text_encoders: gemma-3-270m, hf, minilm" in out
     assert "image_encoders: atlas, difumo, mni-parcels" in out
+
+
+def test_train_then_decode(tmp_path, capsys):
+    from brainlm_decode.datasets import make_studies_collection
+    from brainlm_decode.ontology import CognitiveAtlas
+
+    studies = make_studies_collection(n_studies=60, n_topics=2, random_state=0)
+    collection = tmp_path / "studies.json"
+    collection.write_text(json.dumps(studies))
+    atlas = CognitiveAtlas(
+        tasks=[
+            {"id": "t1", "name": "visual task", "definition": "viewing gratings"},
+            {"id": "t2", "name": "motor task", "definition": "finger tapping"},
+        ],
+        concepts=[
+            {"id": "c1", "name": "vision", "definition": "seeing", "domain": "d1"},
+            {"id": "c2", "name": "action", "definition": "moving", "domain": "d1"},
+        ],
+        domains=[{"id": "d1", "name": "Perception and action", "definition": "both"}],
+        task_concepts=[("t1", "c1"), ("t2", "c2")],
+    )
+    ontology = atlas.save(tmp_path / "ontology.json")
+    out = tmp_path / "decoder"
+    args = [
+        "train",
+        str(collection),
+        "--out",
+        str(out),
+        "--ontology",
+        str(ontology),
+        "--max-epochs",
+        "2",
+        "--device",
+        "cpu",
+    ]
+    assert main(args) == 0
+    assert "saved to" in capsys.readouterr().out
+    path = tmp_path / "map.nii.gz"
+    mkda_map(np.array([[-38, -22, 56]])).to_filename(path)
+    assert main(["decode", str(path), "--model", str(out), "--level", "domain"]) == 0
+    assert "Perception and action" in capsys.readouterr().out

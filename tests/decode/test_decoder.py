@@ -256,3 +256,19 @@ def test_fit_embeddings_is_reproducible_and_validated():
         small_decoder(max_epochs=1).fit_embeddings(
             text, image[:, :10], vocabulary_embeddings=vocab, image_space=space
         )
+
+
+def test_nested_plugin_parameters_and_clone():
+    from sklearn.base import clone
+
+    from brainlm_decode.text.encoders import MiniLMEncoder
+
+    decoder = CLIPDecoder(text_encoder=MiniLMEncoder(), image_space=MNIParcelSpace())
+    params = decoder.get_params(deep=True)
+    assert params["text_encoder__batch_size"] == 32
+    assert params["image_space__n_parcels"] == 512
+    decoder.set_params(text_encoder__batch_size=8, image_space__n_parcels=64)
+    copy = clone(decoder)
+    assert copy.text_encoder is not decoder.text_encoder
+    assert copy.get_params()["text_encoder__batch_size"] == 8
+    assert copy.get_params()["image_space__n_parcels"] == 64
