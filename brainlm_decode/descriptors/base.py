@@ -1,0 +1,119 @@
+"""Base class of descriptor families (``brainlm_decode.descriptors`` plugins).
+
+A descriptor family turns preprocessed ROI time series into named numeric
+features, one row per subject. Group-level references (a reference gradient, an
+ICA decomposition) are learned in ``fit`` on training subjects only, so that a
+descriptor never sees test subjects before ``transform``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from brainlm_decode.base import BaseBrainLMEstimator
+
+YEO7 = ("Vis", "SomMot", "DorsAttn", "SalVentAttn", "Limbic", "Cont", "Default")
+
+
+def check_timeseries(X: Any, *, owner: str, n_rois: int | None = None) -> list[np.ndarray]:
+    """Validate a list of ROI time series of shape (n_timepoints, n_rois).
+
+    Parameters
+    ----------
+    X : sequence of array-like or 3D array
+        One (n_timepoints, n_rois) array per subject (a 3D array is split on its
+        first axis).
+    owner : str
+        Estimator name for error messages.
+    n_rois : int or None, default=None
+        Expected number of ROIs (e.g. learned in ``fit``).
+
+    Returns
+    -------
+    list of ndarray
+        float64 arrays.
+
+    Raises
+    ------
+    ValueError
+        Empty input, wrong dimensions, NaN/inf, ROI count mismatch.
+    TypeError
+        Input that is not a sequence of arrays.
+    """
+    if isinstance(X, np.ndarray) and X.ndim == 3:
+        X = list(X)
+    if isinstance(X, (str, bytes)) or not isinstance(X, (Sequence, np.ndarray)):
+        raise TypeError(
+            f"The 'X' argument of {owner} must be a list of (n_timepoints, n_rois) "
+            f"arrays, one per subject. Got {type(X).__name__} instead."
+        )
+    if len(X) == 0:
+        raise ValueError(f"The 'X' argument of {owner} is empty.")
+    out = []
+    for i, ts in enumerate(X):
+        array = np.asarray(ts, dtype=np.float64)
+        if array.ndim != 2:
+            raise ValueError(
+                f"The 'X' argument of {owner} must hold 2D (n_timepoints, n_rois) "
+                f"arrays. Subject {i} has shape {array.shape}."
+            )
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"The 'X' argument of {owner}: subject {i} has NaN or inf.")
+        expected = n_rois if n_rois is not None else out[0].shape[1] if out else None
+        if expected is not None and array.shape[1] != expected:
+            raise ValueError(
+                f"The 'X' argument of {owner}: subject {i} has {array.shape[1]} ROIs, "
+                f"expected {expected}."
+            )
+        out.append(array)
+    return out
+
+
+def check_networks(networks: Any, n_rois: int, *, owner: str) -> np.ndarray:
+    """Network name per ROI, validated against the ROI count."""
+    if networks is None:
+        raise ValueError(
+            f"The 'networks' parameter of {owner} must give one network name per ROI "
+            "(e.g. from Schaefer label names); got None."
+        )
+    array = np.asarray([str(n) for n in networks])
+    if array.shape != (n_rois,):
+        raise ValueError(
+            f"The 'networks' parameter of {owner} must have one entry per ROI "
+            f"({n_rois}). Got {array.shape[0]} entries instead."
+        )
+    return array
+
+
+class Descriptor(BaseBrainLMEstimator):
+    """Base of descriptor families: ``fit`` on training subjects, ``transform`` to a table.
+
+    Subclasses implement ``fit(X, y=None)`` (learn group references, set
+    ``n_features_in_`` to the ROI count and ``feature_names_out_``) and
+    ``transform(X) -> pandas.DataFrame`` with one row per subject and columns
+    ``feature_names_out_``. ``family`` names the family in descriptor texts.
+    """
+
+    family: str = "descriptor"
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the output features (after ``fit``)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "feature_names_out_")
+        return np.asarray(self.feature_names_out_, dtype=object)
+
+    def _frame(self, rows: list[dict[str, float]]) -> pd.DataFrame:
+        frame = pd.DataFrame(rows)
+        return frame.reindex(columns=list(self.feature_names_out_))
+
+    def __sklearn_tags__(self) -> Any:
+        """Tags: inputs are lists of 2D time-series arrays."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        return tags
