@@ -57,8 +57,20 @@ def plot_decoding(
             f"'domain'. Got keys {sorted(results)} instead."
         )
     n_rows = len(levels) + (img is not None)
-    fig = plt.figure(figsize=(9, 2.6 * n_rows + 0.4), constrained_layout=True)
-    grid = fig.add_gridspec(n_rows, 1)
+    ratios = ([1.2] if img is not None else []) + [1.0] * len(levels)
+    fig = plt.figure(figsize=(9, 2.8 * n_rows + 0.6))
+    # fixed margins (no constrained layout): nilearn places its own axes inside the
+    # bounding box of the axes it is given, which must not move after drawing
+    grid = fig.add_gridspec(
+        n_rows,
+        1,
+        height_ratios=ratios,
+        hspace=0.45,
+        left=0.34,
+        right=0.97,
+        top=0.94,
+        bottom=0.06,
+    )
     row = 0
     if img is not None:
         from nilearn import plotting
