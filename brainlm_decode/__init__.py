@@ -28,6 +28,8 @@ _LAZY_NAMES: dict[str, str] = {
     "load_collection": "brainlm_decode.collection",
     "CognitiveAtlas": "brainlm_decode.ontology",
     "CLIPDecoder": "brainlm_decode.decode.decoder",
+    "FMRIDescriptorTransformer": "brainlm_decode.descriptors.transformer",
+    "ROITimeSeriesPreprocessor": "brainlm_decode.descriptors.preprocessing",
 }
 
 _SUBMODULES = (
@@ -37,6 +39,7 @@ _SUBMODULES = (
     "collection",
     "datasets",
     "decode",
+    "descriptors",
     "imaging",
     "metrics",
     "ontology",

@@ -23,7 +23,7 @@ from brainlm_decode.ontology import CognitiveAtlas
 
 dset = make_studies_collection(n_studies=200, n_topics=4, random_state=0, return_type="dataset")
 print(dset)
-print(dset.get_texts(text_type="abstract").iloc[0, -1][:200])
+print(dset.get_texts(text_type="abstract")[0][:200])
 
 # %%
 # A small ontology

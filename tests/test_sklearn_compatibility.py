@@ -17,7 +17,18 @@ import pytest
 from sklearn.utils import estimator_checks as ec
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from brainlm_decode import CLIPDecoder
+from brainlm_decode import (
+    CLIPDecoder,
+    FMRIDescriptorTransformer,
+    ROITimeSeriesPreprocessor,
+)
+from brainlm_decode.descriptors import (
+    FunctionalConnectivity,
+    FunctionalGradients,
+    GraphMetrics,
+    ICADescriptors,
+    NormativeModel,
+)
 from brainlm_decode.imaging.spaces import AtlasSpace, DiFuMoSpace, MNIParcelSpace
 from brainlm_decode.text.encoders import HFEncoder, MiniLMEncoder
 from brainlm_decode.text.gemma import GemmaEncoder
@@ -34,7 +45,17 @@ NON_ARRAY_ESTIMATORS = [
     MNIParcelSpace(n_parcels=16),
     AtlasSpace(),
     DiFuMoSpace(),
+    ROITimeSeriesPreprocessor(t_r=2.0),
+    FMRIDescriptorTransformer(random_state=0),
+    FunctionalConnectivity(),
+    FunctionalGradients(random_state=0),
+    GraphMetrics(random_state=0),
+    ICADescriptors(random_state=0),
 ]
+
+#: Estimators of named tables (pandas DataFrames with fixed column names): 2D, but
+#: column names are part of the contract, so the array battery does not apply.
+TABLE_ESTIMATORS = [NormativeModel()]
 
 #: check name -> reason, per estimator class name.
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {}
@@ -57,18 +78,24 @@ if ARRAY_ESTIMATORS:
 
     @parametrize_with_checks(
         ARRAY_ESTIMATORS,
-        expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(type(est).__name__, {}),
+        expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS.get(
+            type(est).__name__, {}
+        ),
     )
     def test_array_estimators(estimator, check):
         check(estimator)
 
 
 @pytest.mark.parametrize(
-    "estimator", NON_ARRAY_ESTIMATORS, ids=lambda est: type(est).__name__
+    "estimator",
+    NON_ARRAY_ESTIMATORS + TABLE_ESTIMATORS,
+    ids=lambda est: type(est).__name__,
 )
 @pytest.mark.parametrize("check", API_CHECKS, ids=lambda check: check.__name__)
 def test_api_checks(estimator, check):
-    reason = EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {}).get(check.__name__)
+    reason = EXPECTED_FAILED_CHECKS.get(type(estimator).__name__, {}).get(
+        check.__name__
+    )
     if reason:
         pytest.xfail(reason)
     check(type(estimator).__name__, estimator)

@@ -19,7 +19,9 @@ from brainlm_decode.base import BaseBrainLMEstimator
 YEO7 = ("Vis", "SomMot", "DorsAttn", "SalVentAttn", "Limbic", "Cont", "Default")
 
 
-def check_timeseries(X: Any, *, owner: str, n_rois: int | None = None) -> list[np.ndarray]:
+def check_timeseries(
+    X: Any, *, owner: str, n_rois: int | None = None
+) -> list[np.ndarray]:
     """Validate a list of ROI time series of shape (n_timepoints, n_rois).
 
     Parameters
@@ -62,7 +64,9 @@ def check_timeseries(X: Any, *, owner: str, n_rois: int | None = None) -> list[n
                 f"arrays. Subject {i} has shape {array.shape}."
             )
         if not np.all(np.isfinite(array)):
-            raise ValueError(f"The 'X' argument of {owner}: subject {i} has NaN or inf.")
+            raise ValueError(
+                f"The 'X' argument of {owner}: subject {i} has NaN or inf."
+            )
         expected = n_rois if n_rois is not None else out[0].shape[1] if out else None
         if expected is not None and array.shape[1] != expected:
             raise ValueError(

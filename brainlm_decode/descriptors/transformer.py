@@ -39,7 +39,7 @@ def _is_family_list(value: Any) -> bool:
 
 
 @fill_doc
-class FMRIDescriptorTransformer(BaseBrainLMEstimator, TransformerMixin):
+class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
     """Descriptors of resting-state fMRI as z-scores and as text (fMRI-LM).
 
     Parameters

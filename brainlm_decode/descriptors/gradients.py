@@ -1,0 +1,412 @@
+"""Functional gradient descriptors: diffusion-map gradients aligned to a reference.
+
+Per subject, the Pearson correlation matrix of the ROI time series goes through
+brainspace's :class:`~brainspace.gradient.GradientMaps` (diffusion maps,
+``kernel="normalized_angle"``; each row of the matrix keeps its top
+``1 - sparsity`` values before the kernel, brainspace's default
+``sparsity=0.9``), and the subject's gradients are aligned to a group reference
+by an orthogonal Procrustes rotation (``alignment="procrustes"`` with a fixed
+reference, one iteration).
+
+The reference is learned in ``fit`` from the **training subjects only**: the
+gradients of their group-mean connectivity (mean of the Fisher z matrices,
+back-transformed with ``tanh``). A user-given ``reference`` replaces it: either
+a connectivity matrix (n_rois, n_rois), e.g. brainspace's HCP group matrix
+``brainspace.datasets.load_group_fc("schaefer", scale=400)`` (packaged with
+brainspace, available offline), or a gradients array (n_rois, n_components).
+
+Features (prefix ``"gradients__"``):
+
+- ``g{k}_range``: max - min of aligned gradient ``k`` (k = 1, 2, 3);
+- ``g{k}_variance``: variance across ROIs of the values of aligned gradient
+  ``k`` (the spread of the regions along the gradient, not an explained
+  variance: eigenvalues lose their one-to-one meaning after a rotation);
+- ``g{k}__<network>``: mean value of aligned gradient ``k`` (k = 1, 2) over the
+  ROIs of each Yeo-7 network (only when ``networks`` is given; ROIs outside the
+  Yeo-7 networks are kept out, a network without ROIs gives NaN).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from sklearn.utils.validation import check_is_fitted
+
+from brainlm_decode.base import Interval, Satisfies, fill_doc
+from brainlm_decode.descriptors.base import (
+    YEO7,
+    Descriptor,
+    check_networks,
+    check_timeseries,
+)
+from brainlm_decode.descriptors.connectivity import (
+    NETWORK_PHRASES,
+    connectivity_matrix,
+    fisher_z,
+)
+
+__all__ = ["FunctionalGradients", "align_gradients", "compute_gradients"]
+
+_ORDINALS = ("principal", "second", "third")
+_N_SUMMARISED = 3  # gradients summarised by range and variance
+_N_PER_NETWORK = 2  # gradients summarised per network
+
+
+def compute_gradients(
+    matrix: np.ndarray,
+    *,
+    n_components: int = 10,
+    sparsity: float = 0.9,
+    reference: np.ndarray | None = None,
+    random_state: Any = None,
+) -> np.ndarray:
+    """Diffusion-map gradients of one connectivity matrix, optionally aligned.
+
+    Parameters
+    ----------
+    matrix : ndarray of shape (n_rois, n_rois)
+        Connectivity matrix (correlations).
+    n_components : int, default=10
+        Number of gradients.
+    sparsity : float, default=0.9
+        Proportion of the smallest values of each row zeroed before the kernel.
+    reference : ndarray of shape (n_rois, n_components) or None, default=None
+        Gradients to align to (orthogonal Procrustes, one iteration).
+    random_state : int or None, default=None
+        Seed of the eigensolver's start vector.
+
+    Returns
+    -------
+    ndarray of shape (n_rois, n_components)
+        Gradients (aligned when ``reference`` is given).
+    """
+    from brainspace.gradient import GradientMaps
+
+    maps = GradientMaps(
+        n_components=n_components,
+        approach="dm",
+        kernel="normalized_angle",
+        alignment=None if reference is None else "procrustes",
+        random_state=random_state,
+    )
+    if reference is None:
+        maps.fit(np.array(matrix, dtype=np.float64), sparsity=sparsity)
+        return np.asarray(maps.gradients_)
+    maps.fit(
+        [np.array(matrix, dtype=np.float64)],
+        sparsity=sparsity,
+        reference=np.asarray(reference, dtype=np.float64),
+        n_iter=1,
+    )
+    return np.asarray(maps.aligned_[0])
+
+
+def align_gradients(gradients: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Rotate gradients onto a reference (orthogonal Procrustes, no scaling).
+
+    Parameters
+    ----------
+    gradients : ndarray of shape (n_rois, n_components)
+        Gradients to align.
+    reference : ndarray of shape (n_rois, n_components)
+        Target gradients.
+
+    Returns
+    -------
+    ndarray of shape (n_rois, n_components)
+        ``gradients @ R`` with ``R`` orthogonal minimising
+        ``||gradients @ R - reference||`` (brainspace's ``procrustes``).
+    """
+    from brainspace.gradient.alignment import procrustes
+
+    return procrustes(np.asarray(gradients, float), np.asarray(reference, float))
+
+
+def _gradient_row(
+    gradients: np.ndarray, networks: np.ndarray | None, prefix: str
+) -> dict[str, float]:
+    row: dict[str, float] = {}
+    for k in range(_N_SUMMARISED):
+        values = gradients[:, k]
+        row[f"{prefix}__g{k + 1}_range"] = float(values.max() - values.min())
+        row[f"{prefix}__g{k + 1}_variance"] = float(values.var())
+    if networks is not None:
+        for k in range(_N_PER_NETWORK):
+            for name in YEO7:
+                members = networks == name
+                value = gradients[members, k].mean() if members.any() else np.nan
+                row[f"{prefix}__g{k + 1}__{name}"] = float(value)
+    return row
+
+
+def _subject_features(
+    matrix: np.ndarray,
+    reference: np.ndarray,
+    networks: np.ndarray | None,
+    params: dict[str, Any],
+) -> dict[str, float]:
+    gradients = compute_gradients(matrix, reference=reference, **params)
+    return _gradient_row(gradients, networks, "gradients")
+
+
+def _is_reference(value: Any) -> bool:
+    array = np.asarray(value, dtype=float)
+    return array.ndim == 2 and bool(np.all(np.isfinite(array)))
+
+
+@fill_doc
+class FunctionalGradients(Descriptor):
+    """Ranges, spreads and network positions of aligned functional gradients.
+
+    Each subject's correlation matrix gives diffusion-map gradients
+    (brainspace ``GradientMaps(approach="dm", kernel="normalized_angle")``),
+    aligned by Procrustes rotation to a reference learned in ``fit`` from the
+    training subjects' group-mean connectivity (or given by ``reference``).
+    See the module docstring for the features.
+
+    Parameters
+    ----------
+    n_components : int, default=10
+        Number of gradients computed and aligned (at least 3; the first 3 are
+        summarised). More components make the Procrustes alignment more robust
+        to reordering of gradients across subjects.
+    sparsity : float, default=0.9
+        Proportion of the smallest connectivity values of each row zeroed
+        before the kernel (brainspace's default).
+    reference : ndarray or None, default=None
+        ``None``: gradients of the training subjects' mean connectivity. A
+        square (n_rois, n_rois) array: a reference connectivity matrix (e.g.
+        ``brainspace.datasets.load_group_fc("schaefer", scale=400)``). An
+        (n_rois, n_components) array: reference gradients, used as given.
+    networks : sequence of str or None, default=None
+        Network of each ROI; ``None`` skips the per-network features.
+    %(n_jobs)s
+    %(random_state)s
+        It seeds the eigensolver's start vector. brainspace runs ``eigsh`` on the
+        non-symmetric diffusion operator, so gradients from different seeds
+        differ slightly (about 1 %% of a gradient's range): pass an int for
+        reproducible features.
+    %(verbose)s
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of ROIs seen in ``fit``.
+    reference_connectivity_ : ndarray of shape (n_rois, n_rois) or None
+        Reference connectivity (None when gradients were given).
+    reference_gradients_ : ndarray of shape (n_rois, n_components)
+        Gradients every subject is aligned to.
+    networks_ : ndarray of str or None
+        Validated networks.
+    feature_names_out_ : list of str
+    feature_descriptions_ : dict of str to str
+
+    Examples
+    --------
+    >>> from brainlm_decode.datasets import make_fmri_cohort
+    >>> cohort = make_fmri_cohort(n_subjects=4, n_rois=40, random_state=0)
+    >>> grad = FunctionalGradients(networks=cohort.networks, random_state=0)
+    >>> grad.fit(cohort.timeseries).transform(cohort.timeseries).shape
+    (4, 20)
+    """
+
+    family = "gradients"
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        "n_components": [Interval(int, _N_SUMMARISED, None)],
+        "sparsity": [Interval(float, 0.0, 1.0, closed="left")],
+        "reference": [None, Satisfies(_is_reference, "a finite 2D array")],
+        "networks": [
+            None,
+            Satisfies(
+                lambda v: not isinstance(v, str) and len(v) > 0,
+                "a sequence of network names",
+            ),
+        ],
+    }
+
+    def __init__(
+        self,
+        n_components: int = 10,
+        sparsity: float = 0.9,
+        reference: np.ndarray | None = None,
+        networks: Sequence[str] | None = None,
+        n_jobs: int | None = None,
+        random_state: Any = None,
+        verbose: int = 0,
+    ) -> None:
+        self.n_components = n_components
+        self.sparsity = sparsity
+        self.reference = reference
+        self.networks = networks
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _params(self) -> dict[str, Any]:
+        seed = self.random_state
+        if not isinstance(seed, (numbers.Integral, type(None))):
+            seed = int(self._rng().randint(0, 2**31 - 1))
+        return {
+            "n_components": self.n_components,
+            "sparsity": self.sparsity,
+            "random_state": seed,
+        }
+
+    def _check_reference(self, n_rois: int) -> np.ndarray | None:
+        """The user reference checked against the ROI count (None if not given)."""
+        if self.reference is None:
+            return None
+        array = np.asarray(self.reference, dtype=np.float64)
+        if array.shape not in ((n_rois, n_rois), (n_rois, self.n_components)):
+            raise ValueError(
+                f"The 'reference' parameter of {type(self).__name__} must be a "
+                f"connectivity matrix of shape ({n_rois}, {n_rois}) or gradients of "
+                f"shape ({n_rois}, {self.n_components}). Got shape {array.shape}."
+            )
+        return array
+
+    def fit(self, X: Any, y: Any = None) -> FunctionalGradients:
+        """Learn the reference gradients from the training subjects.
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_timepoints, n_rois)
+            Training subjects' ROI time series.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : FunctionalGradients
+        """
+        self._validate_params()
+        X = check_timeseries(X, owner=type(self).__name__)
+        needs_matrices = self.reference is None
+        return self._fit_matrices(
+            [connectivity_matrix(ts) for ts in X] if needs_matrices else None,
+            X[0].shape[1],
+        )
+
+    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> pd.DataFrame:
+        """Fit the reference and transform the same subjects (one FC per subject).
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_timepoints, n_rois)
+            Training subjects' ROI time series.
+        y : None
+            Ignored.
+        **fit_params : dict
+            Ignored.
+
+        Returns
+        -------
+        pandas.DataFrame of shape (n_subjects, n_features)
+        """
+        self._validate_params()
+        X = check_timeseries(X, owner=type(self).__name__)
+        matrices = [connectivity_matrix(ts) for ts in X]
+        return self._fit_matrices(matrices, X[0].shape[1])._transform_matrices(matrices)
+
+    def _fit_matrices(
+        self, matrices: list[np.ndarray] | None, n_rois: int
+    ) -> FunctionalGradients:
+        """Learn the reference from the subjects' correlation matrices."""
+        owner = type(self).__name__
+        if self.n_components >= n_rois:
+            raise ValueError(
+                f"The 'n_components' parameter of {owner} must be smaller than the "
+                f"number of ROIs ({n_rois}). Got {self.n_components}."
+            )
+        self.networks_ = (
+            None
+            if self.networks is None
+            else check_networks(self.networks, n_rois, owner=owner)
+        )
+        reference = self._check_reference(n_rois)
+        if reference is not None and reference.shape == (n_rois, self.n_components):
+            self.reference_connectivity_ = None
+            self.reference_gradients_ = reference.copy()
+        else:
+            if reference is None:  # mean Fisher z, back to correlations
+                reference = np.tanh(np.mean([fisher_z(m) for m in matrices], axis=0))
+                np.fill_diagonal(reference, 1.0)
+            self.reference_connectivity_ = reference
+            self.reference_gradients_ = compute_gradients(reference, **self._params())
+        self.n_features_in_ = n_rois
+        self._set_feature_names()
+        return self
+
+    def _set_feature_names(self) -> None:
+        names: dict[str, str] = {}
+        for k in range(_N_SUMMARISED):
+            what = f"the {_ORDINALS[k]} functional gradient"
+            names[f"gradients__g{k + 1}_range"] = f"range of {what}"
+            names[f"gradients__g{k + 1}_variance"] = (
+                f"spread (variance across regions) of {what}"
+            )
+        if self.networks_ is not None:
+            for k in range(_N_PER_NETWORK):
+                for name in YEO7:
+                    names[f"gradients__g{k + 1}__{name}"] = (
+                        f"position of the {NETWORK_PHRASES[name]} network on the "
+                        f"{_ORDINALS[k]} functional gradient"
+                    )
+        self.feature_names_out_ = list(names)
+        self.feature_descriptions_ = names
+
+    def transform(self, X: Any) -> pd.DataFrame:
+        """Gradient features of each subject, aligned to the fitted reference.
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_timepoints, n_rois)
+            ROI time series, with the ROI count seen in ``fit``.
+
+        Returns
+        -------
+        pandas.DataFrame of shape (n_subjects, n_features)
+        """
+        check_is_fitted(self, "reference_gradients_")
+        X = check_timeseries(X, owner=type(self).__name__, n_rois=self.n_features_in_)
+        return self._transform_matrices([connectivity_matrix(ts) for ts in X])
+
+    def _transform_matrices(self, matrices: list[np.ndarray]) -> pd.DataFrame:
+        params = self._params()
+        rows = Parallel(n_jobs=self.n_jobs)(
+            delayed(_subject_features)(
+                matrix, self.reference_gradients_, self.networks_, params
+            )
+            for matrix in self._progress(
+                matrices, desc="gradients", total=len(matrices)
+            )
+        )
+        return self._frame(rows)
+
+    def subject_gradients(self, X: Any) -> list[np.ndarray]:
+        """Aligned gradients of each subject (the arrays behind the features).
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_timepoints, n_rois)
+            ROI time series.
+
+        Returns
+        -------
+        list of ndarray of shape (n_rois, n_components)
+        """
+        check_is_fitted(self, "reference_gradients_")
+        X = check_timeseries(X, owner=type(self).__name__, n_rois=self.n_features_in_)
+        params = self._params()
+        return [
+            compute_gradients(
+                connectivity_matrix(ts), reference=self.reference_gradients_, **params
+            )
+            for ts in X
+        ]
