@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import nibabel as nib
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
@@ -56,6 +57,38 @@ def _is_ontology(value: Any) -> bool:
         value is None
         or isinstance(value, (str, os.PathLike))
         or (hasattr(value, "task_concept_matrix") and hasattr(value, "vocabulary"))
+    )
+
+
+def _on_grid(img: Any, mask_img: Any) -> Any:
+    """``img`` resampled (continuous) to the grid of ``mask_img``, with a warning.
+
+    Done before thresholding, so that percentile ROIs and tails are computed on the
+    grid the map is decoded on (resampling a binary ROI would blur it).
+    """
+    from nilearn.image import resample_to_img
+
+    from brainlm_decode.imaging.atlas import AtlasWarning, load_niimg, same_grid
+
+    loaded = load_niimg(img, "imgs")
+    if loaded.ndim == 4 and loaded.shape[3] == 1:
+        loaded = nib.Nifti1Image(np.asanyarray(loaded.dataobj)[..., 0], loaded.affine)
+    if loaded.ndim != 3 or same_grid(loaded, mask_img):
+        return loaded  # prepare_map reports a wrong dimensionality
+    warnings.warn(
+        f"An image of 'imgs' (shape {loaded.shape[:3]}, voxel size "
+        f"{tuple(float(z) for z in loaded.header.get_zooms()[:3])}) is not on the grid "
+        f"of the image space (shape {mask_img.shape[:3]}); it is resampled with "
+        "nilearn.image.resample_to_img before decoding.",
+        AtlasWarning,
+        stacklevel=4,
+    )
+    return resample_to_img(
+        loaded,
+        mask_img,
+        interpolation="continuous",
+        force_resample=True,
+        copy_header=True,
     )
 
 
@@ -478,13 +511,14 @@ class CLIPDecoder(BaseBrainLMEstimator):
         items = list(imgs) if isinstance(imgs, (list, tuple)) else [imgs]
         if not items:
             raise ValueError("The 'imgs' argument of CLIPDecoder is an empty list.")
+        mask = self.image_space_.mask_img_
         prepared = [
             prepare_map(
-                img,
+                _on_grid(img, mask),
                 tail=self.tail,
                 flip_sign=self.flip_sign,
                 percentile=self.percentile,
-                mask_img=self.image_space_.mask_img_,
+                mask_img=mask,
             )
             for img in items
         ]
