@@ -731,7 +731,7 @@ def _check_spaces(
             "unspecified_space='drop' to leave them out."
         )
     action = "kept as MNI" if unspecified == "keep" else "dropped"
-    _LOGGER.info(
+    _LOGGER.debug(
         "%d foci in an unspecified space (%s) %s.", is_unspecified.sum(), counts, action
     )
 

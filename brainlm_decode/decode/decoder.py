@@ -469,6 +469,8 @@ class CLIPDecoder(BaseBrainLMEstimator):
     def _fit_image_space(self) -> Any:
         space = get_plugin("image_encoders", self.image_space)
         if space is self.image_space:
+            if hasattr(space, "n_regions_"):
+                return space  # already fitted (as nilearn uses fitted maskers): reuse
             space = clone(space)
         return space.fit()
 
@@ -503,6 +505,24 @@ class CLIPDecoder(BaseBrainLMEstimator):
         return out.numpy().astype(np.float64)
 
     # ------------------------------------------------------------------ decoding
+
+    def embed_imgs(self, imgs: Any) -> np.ndarray:
+        """Image embeddings of brain maps (after the decoding options), as an array.
+
+        ``decoder.decode_embeddings(decoder.embed_imgs(imgs))`` gives the scores of
+        many maps as arrays (maps x terms) instead of one table per map.
+
+        Parameters
+        ----------
+        imgs : niimg-like or list of niimg-like
+            Brain maps.
+
+        Returns
+        -------
+        ndarray of shape (n_maps, n_regions)
+            Maps projected on ``image_space_``.
+        """
+        return self._image_embeddings(imgs)
 
     def _image_embeddings(self, imgs: Any) -> np.ndarray:
         from brainlm_decode.imaging import prepare_map

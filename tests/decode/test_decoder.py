@@ -272,3 +272,21 @@ def test_nested_plugin_parameters_and_clone():
     assert copy.text_encoder is not decoder.text_encoder
     assert copy.get_params()["text_encoder__batch_size"] == 8
     assert copy.get_params()["image_space__n_parcels"] == 64
+
+
+def test_array_route_matches_tables(fitted, motor_img):
+    embeddings = fitted.embed_imgs([motor_img, motor_img])
+    scores = fitted.decode_embeddings(embeddings)
+    assert scores["posterior"].shape == (2, fitted.ontology_.n_tasks)
+    table = fitted.transform(motor_img).set_index("id")
+    np.testing.assert_allclose(
+        scores["posterior"][0],
+        table.loc[list(fitted.ontology_.task_ids), "posterior"],
+        rtol=1e-5,  # float32 towers: a batch of 2 and a batch of 1 round differently
+    )
+
+
+def test_fitted_image_space_is_reused(studies):
+    space = MNIParcelSpace(n_parcels=64).fit()
+    decoder = small_decoder(image_space=space, max_epochs=1).fit(studies)
+    assert decoder.image_space_ is space
