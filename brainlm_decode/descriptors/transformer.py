@@ -71,6 +71,8 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
         Norms learned from the training subjects (or ``reference``).
     feature_names_out_ : ndarray of str
         Names of the output columns.
+    dropped_features_ : list of str
+        Features undefined (NaN) for every training subject, left out.
     feature_descriptions_ : dict
         Human phrase per feature (used by the text templates).
     n_features_in_ : int
@@ -159,6 +161,11 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
             for spec in self.descriptors
         ]
         raw = self._raw(series)
+        # features undefined for every training subject (e.g. ICA domains the atlas
+        # does not cover) carry no information: leave them out of the output
+        defined = raw.notna().any(axis=0)
+        self.dropped_features_ = list(raw.columns[~defined])
+        raw = raw.loc[:, defined]
         self.feature_names_out_ = np.asarray(raw.columns, dtype=object)
         self.feature_descriptions_ = {}
         self.feature_families_ = {}
@@ -183,7 +190,10 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
                 delayed(descriptor.transform)(block) for block in blocks
             )
             frames.append(pd.concat(parts, ignore_index=True))
-        return pd.concat(frames, axis=1)
+        raw = pd.concat(frames, axis=1)
+        if hasattr(self, "feature_names_out_"):
+            raw = raw.loc[:, list(self.feature_names_out_)]
+        return raw
 
     def transform_raw(self, X: Any) -> pd.DataFrame:
         """Descriptors before normalisation (one row per subject)."""
@@ -205,10 +215,14 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
         -------
         ndarray of shape (n_subjects, n_features)
             Columns :meth:`get_feature_names_out` (a DataFrame with
-            ``set_output(transform="pandas")``).
+            ``set_output(transform="pandas")``). Features undefined for every
+            training subject are left out (``dropped_features_``); a value missing
+            for one subject is set to the norm (z = 0), so that downstream
+            estimators receive finite numbers.
         """
         z = self.normative_.transform(self.transform_raw(X))
-        return z.to_numpy(dtype=np.float64)
+        # a feature missing for one subject only (rare) is set to the norm, z = 0
+        return z.fillna(0.0).to_numpy(dtype=np.float64)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the z-scored descriptors."""

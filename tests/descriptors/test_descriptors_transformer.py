@@ -36,6 +36,10 @@ def test_all_families_and_names(fitted, cohort):
     prefixes = {name.split("__")[0] for name in names}
     assert prefixes == {"fc", "gradients", "graph", "ica"}
     assert set(fitted.feature_descriptions_) >= set(names)
+    # ICA domains a Yeo-7 atlas does not cover are dropped, and the output is finite
+    assert "ica__auditory__amplitude" in fitted.dropped_features_
+    assert not set(fitted.dropped_features_) & set(names)
+    assert np.isfinite(z).all()
     assert [d.family for d in fitted.descriptors_] == [
         "connectivity",
         "gradients",
