@@ -21,7 +21,9 @@ from brainlm_decode.imaging import mkda_map
 from brainlm_decode.imaging.spaces import MNIParcelSpace
 from brainlm_decode.ontology import CognitiveAtlas
 
-dset = make_studies_collection(n_studies=200, n_topics=4, random_state=0, return_type="dataset")
+dset = make_studies_collection(
+    n_studies=200, n_topics=4, random_state=0, return_type="dataset"
+)
 print(dset)
 print(dset.get_texts(text_type="abstract")[0][:200])
 
@@ -30,20 +32,53 @@ print(dset.get_texts(text_type="abstract")[0][:200])
 # ----------------
 atlas = CognitiveAtlas(
     tasks=[
-        {"id": "t1", "name": "checkerboard task", "definition": "viewing flickering visual gratings"},
-        {"id": "t2", "name": "finger tapping task", "definition": "tapping fingers, a motor movement"},
-        {"id": "t3", "name": "sentence reading task", "definition": "reading sentences for meaning"},
-        {"id": "t4", "name": "memory encoding task", "definition": "encoding and retrieving episodic memories"},
+        {
+            "id": "t1",
+            "name": "checkerboard task",
+            "definition": "viewing flickering visual gratings",
+        },
+        {
+            "id": "t2",
+            "name": "finger tapping task",
+            "definition": "tapping fingers, a motor movement",
+        },
+        {
+            "id": "t3",
+            "name": "sentence reading task",
+            "definition": "reading sentences for meaning",
+        },
+        {
+            "id": "t4",
+            "name": "memory encoding task",
+            "definition": "encoding and retrieving episodic memories",
+        },
     ],
     concepts=[
-        {"id": "c1", "name": "vision", "definition": "visual perception", "domain": "d1"},
-        {"id": "c2", "name": "motor control", "definition": "control of movement", "domain": "d2"},
-        {"id": "c3", "name": "language", "definition": "language comprehension", "domain": "d3"},
+        {
+            "id": "c1",
+            "name": "vision",
+            "definition": "visual perception",
+            "domain": "d1",
+        },
+        {
+            "id": "c2",
+            "name": "motor control",
+            "definition": "control of movement",
+            "domain": "d2",
+        },
+        {
+            "id": "c3",
+            "name": "language",
+            "definition": "language comprehension",
+            "domain": "d3",
+        },
         {"id": "c4", "name": "memory", "definition": "episodic memory", "domain": "d4"},
     ],
     domains=[
         {"id": f"d{i}", "name": name, "definition": name}
-        for i, name in enumerate(["Perception", "Action", "Language", "Memory"], start=1)
+        for i, name in enumerate(
+            ["Perception", "Action", "Language", "Memory"], start=1
+        )
     ],
     task_concepts=[("t1", "c1"), ("t2", "c2"), ("t3", "c3"), ("t4", "c4")],
 )

@@ -61,7 +61,7 @@ def describe_z(z: float) -> str:
     """
     if z is None or not math.isfinite(float(z)):
         return "not available"
-    z = float(z)
+    z = round(float(z), 1)  # band the value that is printed, so words and number agree
     direction = "elevated" if z > 0 else "reduced"
     for bound, words in BANDS:
         if abs(z) < bound:

@@ -19,9 +19,11 @@ from brainlm_decode.descriptors.templates import (
     ("z", "text"),
     [
         (0.0, "typical (z=+0.0)"),
-        (0.49, "typical (z=+0.5)"),
+        (0.44, "typical (z=+0.4)"),
+        (0.46, "slightly elevated (z=+0.5)"),
         (0.5, "slightly elevated (z=+0.5)"),
-        (-0.99, "slightly reduced (z=-1.0)"),
+        (-0.94, "slightly reduced (z=-0.9)"),
+        (-0.99, "reduced (z=-1.0)"),
         (1.0, "elevated (z=+1.0)"),
         (-1.7, "reduced (z=-1.7)"),
         (2.0, "markedly elevated (z=+2.0)"),
