@@ -11,7 +11,6 @@ by hand.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import socket
@@ -24,6 +23,7 @@ import warnings
 from pathlib import Path
 from typing import BinaryIO
 
+from brainlm_decode._io import sha256_file
 from brainlm_decode.base import log
 
 __all__ = [
@@ -239,15 +239,6 @@ def get_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     return path.expanduser().absolute()
 
 
-def _sha256(path: str | os.PathLike) -> str:
-    """Return the hexadecimal SHA-256 checksum of a file."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK_SIZE), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _is_url(source: str) -> bool:
     """Whether ``source`` is a remote URL (http, https or ftp)."""
     return urllib.parse.urlparse(source).scheme.lower() in _URL_SCHEMES
@@ -325,7 +316,7 @@ def _download(
             raise DataUnavailableError(
                 target.name, url, target, _describe_error(exc)
             ) from exc
-        if sha256 is not None and (actual := _sha256(tmp)) != sha256.lower():
+        if sha256 is not None and (actual := sha256_file(tmp)) != sha256.lower():
             raise ChecksumError(
                 f"The file '{target.name}' downloaded from {url} has SHA-256 "
                 f"{actual}, expected {sha256.lower()}. The download was "
@@ -430,7 +421,7 @@ def fetch_file(
         )
     target = get_data_dir(data_dir) / filename
     if target.is_file() and not overwrite:
-        if sha256 is None or _sha256(target) == sha256.lower():
+        if sha256 is None or sha256_file(target) == sha256.lower():
             log(f"Using cached file {target}", verbose=verbose, level=2, owner=_OWNER)
             return target
         warnings.warn(

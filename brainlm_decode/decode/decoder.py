@@ -60,36 +60,20 @@ def _is_ontology(value: Any) -> bool:
     )
 
 
-def _on_grid(img: Any, mask_img: Any) -> Any:
-    """``img`` resampled (continuous) to the grid of ``mask_img``, with a warning.
+def _on_grid(img: Any, space: Any) -> Any:
+    """``img`` on the grid of the image space, before thresholding.
 
-    Done before thresholding, so that percentile ROIs and tails are computed on the
-    grid the map is decoded on (resampling a binary ROI would blur it).
+    Percentile ROIs and tails are then computed on the grid the map is decoded on
+    (resampling a binary ROI afterwards would blur it).
     """
-    from nilearn.image import resample_to_img
-
-    from brainlm_decode.imaging.atlas import AtlasWarning, load_niimg, same_grid
+    from brainlm_decode.imaging.atlas import load_niimg
 
     loaded = load_niimg(img, "imgs")
     if loaded.ndim == 4 and loaded.shape[3] == 1:
         loaded = nib.Nifti1Image(np.asanyarray(loaded.dataobj)[..., 0], loaded.affine)
-    if loaded.ndim != 3 or same_grid(loaded, mask_img):
-        return loaded  # prepare_map reports a wrong dimensionality
-    warnings.warn(
-        f"An image of 'imgs' (shape {loaded.shape[:3]}, voxel size "
-        f"{tuple(float(z) for z in loaded.header.get_zooms()[:3])}) is not on the grid "
-        f"of the image space (shape {mask_img.shape[:3]}); it is resampled with "
-        "nilearn.image.resample_to_img before decoding.",
-        AtlasWarning,
-        stacklevel=4,
-    )
-    return resample_to_img(
-        loaded,
-        mask_img,
-        interpolation="continuous",
-        force_resample=True,
-        copy_header=True,
-    )
+    if loaded.ndim != 3:
+        return loaded  # prepare_map reports the wrong dimensionality
+    return space.resample_to_grid(loaded)
 
 
 def _unit_rows(array: np.ndarray) -> np.ndarray:
@@ -286,6 +270,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         self : CLIPDecoder
         """
         self._validate_params()
+        self.text_encoder_ = None  # built from the current text_encoder parameter
         from brainlm_decode.collection import load_collection
 
         coll = load_collection(collection)
@@ -341,6 +326,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         self : CLIPDecoder
         """
         self._validate_params()
+        self.text_encoder_ = None  # built from the current text_encoder parameter
         space = image_space if image_space is not None else self._fit_image_space()
         return self._fit_embeddings(
             text_embeddings,
@@ -450,7 +436,8 @@ class CLIPDecoder(BaseBrainLMEstimator):
         texts = texts[texts.fillna("").str.strip() != ""]
         coords = coll.coordinates
         coords = coords.assign(id=coords["study_id"])
-        study_ids = [s for s in texts.index if s in set(coords["id"])]
+        with_peaks = set(coords["id"])
+        study_ids = [s for s in texts.index if s in with_peaks]
         if len(study_ids) < 2:
             raise ValueError(
                 "The 'collection' argument of CLIPDecoder.fit must hold at least 2 "
@@ -534,7 +521,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         mask = self.image_space_.mask_img_
         prepared = [
             prepare_map(
-                _on_grid(img, mask),
+                _on_grid(img, self.image_space_),
                 tail=self.tail,
                 flip_sign=self.flip_sign,
                 percentile=self.percentile,

@@ -23,8 +23,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import shutil
-import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ import nibabel as nib
 import numpy as np
 from scipy import sparse
 
+from brainlm_decode._io import atomic_directory, check_format_version
 from brainlm_decode._version import __version__
 from brainlm_decode.base import (
     BaseBrainLMEstimator,
@@ -296,6 +295,45 @@ class ImageSpace(BaseBrainLMEstimator):
             data[bad] = 0.0
         return self.projector_.project(data).astype(np.float32)
 
+    def resample_to_grid(self, img: Any) -> Any:
+        """``img`` on the grid of the space (continuous resampling, with a warning).
+
+        Parameters
+        ----------
+        img : nibabel image
+            A 3D or 4D image.
+
+        Returns
+        -------
+        nibabel image
+            ``img`` itself when it is already on the grid of ``mask_img_``.
+
+        Warns
+        -----
+        AtlasWarning
+            When the image is resampled.
+        """
+        self._check_fitted()
+        if same_grid(img, self.mask_img_):
+            return img
+        warnings.warn(
+            f"An image of 'imgs' (shape {tuple(img.shape[:3])}, voxel size "
+            f"{tuple(float(z) for z in img.header.get_zooms()[:3])}) is not on "
+            f"the grid of the space (shape {self.mask_img_.shape}); it is "
+            "resampled with nilearn.image.resample_to_img.",
+            AtlasWarning,
+            stacklevel=3,
+        )
+        from nilearn.image import resample_to_img
+
+        return resample_to_img(
+            img,
+            self.mask_img_,
+            interpolation="continuous",
+            force_resample=True,
+            copy_header=True,
+        )
+
     def _masked_data(self, img: Any) -> np.ndarray:
         """(n_volumes, n_mask_voxels) values of one image on the mask grid."""
         if len(img.shape) not in (3, 4):
@@ -303,24 +341,7 @@ class ImageSpace(BaseBrainLMEstimator):
                 "The 'imgs' argument must hold 3D or 4D images. Got an image of shape "
                 f"{img.shape} instead."
             )
-        if not same_grid(img, self.mask_img_):
-            warnings.warn(
-                f"An image of 'imgs' (shape {tuple(img.shape[:3])}, voxel size "
-                f"{tuple(float(z) for z in img.header.get_zooms()[:3])}) is not on "
-                f"the grid of the space (shape {self.mask_img_.shape}); it is "
-                "resampled with nilearn.image.resample_to_img.",
-                AtlasWarning,
-                stacklevel=3,
-            )
-            from nilearn.image import resample_to_img
-
-            img = resample_to_img(
-                img,
-                self.mask_img_,
-                interpolation="continuous",
-                force_resample=True,
-                copy_header=True,
-            )
+        img = self.resample_to_grid(img)
         data = np.asarray(img.dataobj, dtype=np.float64)
         mask = np.asanyarray(self.mask_img_.dataobj) > 0
         if data.ndim == 3:
@@ -380,10 +401,7 @@ class ImageSpace(BaseBrainLMEstimator):
                 raise FileExistsError(
                     f"Refusing to overwrite {str(path)!r}: it is not a saved space."
                 )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
-        tmp.mkdir()
-        try:
+        with atomic_directory(path) as tmp:
             nib.save(self.maps_img_, tmp / _ATLAS)
             nib.save(self.mask_img_, tmp / _MASK)
             config = {
@@ -396,12 +414,6 @@ class ImageSpace(BaseBrainLMEstimator):
                 "label_values": [int(v) for v in self._label_values],
             }
             (tmp / _CONFIG).write_text(json.dumps(config, indent=2))
-            if path.exists():
-                shutil.rmtree(path)
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp)
         return path
 
     def _json_params(self) -> dict[str, Any]:
@@ -440,13 +452,9 @@ class ImageSpace(BaseBrainLMEstimator):
                 f"No saved image space at {str(path)!r}: {_CONFIG} is missing."
             )
         config = json.loads(config_file.read_text())
-        version = int(config.get("format_version", 0))
-        if version > FORMAT_VERSION:
-            raise ValueError(
-                f"The space at {str(path)!r} has format version {version}; this "
-                f"brainlm_decode ({__version__}) reads up to {FORMAT_VERSION}. "
-                "Upgrade brainlm_decode."
-            )
+        check_format_version(
+            config.get("format_version"), FORMAT_VERSION, "space", path
+        )
         module_name, _, qualname = str(config["class"]).partition(":")
         klass = getattr(importlib.import_module(module_name), qualname, None)
         if not (isinstance(klass, type) and issubclass(klass, ImageSpace)):
