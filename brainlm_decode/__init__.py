@@ -30,6 +30,8 @@ _LAZY_NAMES: dict[str, str] = {
     "CLIPDecoder": "brainlm_decode.decode.decoder",
     "FMRIDescriptorTransformer": "brainlm_decode.descriptors.transformer",
     "ROITimeSeriesPreprocessor": "brainlm_decode.descriptors.preprocessing",
+    "FMRITokenizer": "brainlm_decode.tokenizer.estimator",
+    "FMRILMClassifier": "brainlm_decode.lm.classifier",
 }
 
 _SUBMODULES = (
@@ -41,10 +43,12 @@ _SUBMODULES = (
     "decode",
     "descriptors",
     "imaging",
+    "lm",
     "metrics",
     "ontology",
     "plugins",
     "text",
+    "tokenizer",
 )
 
 __all__ = ["__version__", *_LAZY_NAMES, *_SUBMODULES]
