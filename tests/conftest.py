@@ -93,3 +93,60 @@ def tmp_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     data_dir.mkdir()
     monkeypatch.setenv("BRAINLM_DECODE_DATA", str(data_dir))
     return data_dir
+
+
+_TINY_LM_CORPUS = (
+    "Functional connectivity between the default mode and the frontoparietal "
+    "networks is markedly elevated (z=+2.1). Visual network strength is typical "
+    "(z=-0.3). Question: what is the sex of the subject? Answer: male | female. "
+    "What is the diagnosis? autism control. Age group: child adolescent adult. "
+    "Modularity, global efficiency and clustering are mildly reduced (z=-1.2). "
+    "Gradient range, variance, amplitude, fALFF, autocorrelation, yes no 0 1 2 3 "
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_causal_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 2-layer GPT-2 (width 32, 512 positions) with a byte-level BPE.
+
+    Built offline from ``GPT2Config`` and saved like a real checkpoint (config,
+    safetensors, tokenizer files), so that it loads through the same ``hf``
+    backbone code as GPT-2, Qwen3 or Gemma. The byte-level tokenizer encodes any
+    text (no unknown tokens).
+    """
+    pytest.importorskip("transformers")
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-causal-lm")
+    backend = Tokenizer(models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    backend.train_from_iterator([_TINY_LM_CORPUS] * 4, trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<|endoftext|>",
+        eos_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+    )
+    eos = tokenizer.convert_tokens_to_ids("<|endoftext|>")
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        n_positions=512,
+        bos_token_id=eos,
+        eos_token_id=eos,
+    )
+    torch.manual_seed(0)
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder

@@ -148,6 +148,12 @@ class HFBackbone(BaseBrainLMEstimator):
         from brainlm_decode.text.hf import _missing_model_error
 
         source = self._model_source()
+        if os.path.isdir(source) and not os.path.isfile(
+            os.path.join(source, "config.json")
+        ):
+            raise _missing_model_error(
+                source, FileNotFoundError("no config.json in the folder"), what="model"
+            )
         try:
             return AutoConfig.from_pretrained(source)
         except OSError as exc:
