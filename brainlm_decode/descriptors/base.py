@@ -100,9 +100,35 @@ class Descriptor(BaseBrainLMEstimator):
     ``n_features_in_`` to the ROI count and ``feature_names_out_``) and
     ``transform(X) -> pandas.DataFrame`` with one row per subject and columns
     ``feature_names_out_``. ``family`` names the family in descriptor texts.
+
+    Families computed from the Pearson correlation matrix of each subject can
+    also implement ``_transform_shared(X, matrices)``, which receives validated
+    series together with their correlation matrices
+    (:func:`~brainlm_decode.descriptors.connectivity.connectivity_matrix`), so
+    that :class:`~brainlm_decode.descriptors.FMRIDescriptorTransformer` computes
+    each subject's matrix once for all families. The default calls
+    ``transform(X)``.
     """
 
     family: str = "descriptor"
+
+    def _transform_shared(
+        self, X: list[np.ndarray], matrices: list[np.ndarray]
+    ) -> pd.DataFrame:
+        """Transform validated series whose correlation matrices are given.
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_timepoints, n_rois)
+            Validated ROI time series.
+        matrices : list of ndarray of shape (n_rois, n_rois)
+            Their Pearson correlation matrices, in the same order.
+
+        Returns
+        -------
+        pandas.DataFrame of shape (n_subjects, n_features)
+        """
+        return self.transform(X)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the output features (after ``fit``)."""
@@ -112,8 +138,13 @@ class Descriptor(BaseBrainLMEstimator):
         return np.asarray(self.feature_names_out_, dtype=object)
 
     def _frame(self, rows: list[dict[str, float]]) -> pd.DataFrame:
-        frame = pd.DataFrame(rows)
-        return frame.reindex(columns=list(self.feature_names_out_))
+        names = list(self.feature_names_out_)
+        # one float array then one DataFrame: much cheaper than a frame of dicts
+        values = np.array(
+            [[row.get(name, np.nan) for name in names] for row in rows],
+            dtype=np.float64,
+        ).reshape(len(rows), len(names))
+        return pd.DataFrame(values, columns=names)
 
     def __sklearn_tags__(self) -> Any:
         """Tags: inputs are lists of 2D time-series arrays."""

@@ -316,6 +316,7 @@ def networks_from_yeo_image(
     roi_values: Sequence[int] | None = None,
     network_names: Sequence[str] = YEO7,
     unassigned: str = UNASSIGNED,
+    min_overlap: float = 0.0,
 ) -> list[str]:
     """Assign each ROI of a labels atlas to the Yeo network it overlaps most.
 
@@ -333,13 +334,27 @@ def networks_from_yeo_image(
     network_names : sequence of str, default=YEO7
         Name of Yeo value ``1, 2, ...`` (the Yeo-2011 7-network order).
     unassigned : str, default="Unassigned"
-        Network of ROIs that overlap no Yeo voxel (kept out of network summaries).
+        Network of ROIs that overlap no Yeo voxel, or too few (``min_overlap``);
+        kept out of network summaries.
+    min_overlap : float, default=0.0
+        Smallest fraction of an ROI's voxels that must lie inside the Yeo
+        networks for the ROI to get a network. The Yeo-2011 maps cover the
+        cerebral cortex only, so a subcortical or cerebellar ROI that touches a
+        few cortical voxels at its border would otherwise get the network of
+        those voxels; e.g. ``0.5`` asks for a majority of the ROI inside the
+        Yeo mask.
 
     Returns
     -------
     list of str
-        One network per ROI. Ties go to the network listed first.
+        One network per ROI: the Yeo network with the most voxels of the ROI
+        (majority overlap); ties go to the network listed first.
     """
+    if not 0.0 <= float(min_overlap) <= 1.0:
+        raise ValueError(
+            f"The 'min_overlap' argument must be a fraction in [0, 1]. Got "
+            f"{min_overlap!r}."
+        )
     from nilearn.image import load_img, resample_to_img
 
     atlas = load_img(atlas_img)
@@ -356,10 +371,12 @@ def networks_from_yeo_image(
     inside = (yeo_data >= 1) & (yeo_data <= n_networks)
     out = []
     for value in roi_values:
-        voxels = (atlas_data == int(value)) & inside
-        counts = np.bincount(yeo_data[voxels] - 1, minlength=n_networks)
+        roi = atlas_data == int(value)
+        counts = np.bincount(yeo_data[roi & inside] - 1, minlength=n_networks)
+        size = int(roi.sum())
+        covered = counts.sum() > 0 and counts.sum() >= min_overlap * size
         out.append(
-            str(network_names[int(np.argmax(counts))]) if counts.sum() else unassigned
+            str(network_names[int(np.argmax(counts))]) if covered else unassigned
         )
     return out
 
@@ -517,6 +534,20 @@ class FunctionalConnectivity(Descriptor):
             for ts in self._progress(X, desc="connectivity", total=len(X))
         )
         return self._frame(rows)
+
+    def _transform_shared(
+        self, X: list[np.ndarray], matrices: list[np.ndarray]
+    ) -> pd.DataFrame:
+        """Transform validated series whose correlation matrices are given."""
+        if self.kind != "correlation" or self.cov_estimator is not None:
+            return self.transform(X)
+        check_is_fitted(self, "feature_names_out_")
+        return self._frame(
+            [
+                network_pair_means(fisher_z(matrix), self.networks_)
+                for matrix in matrices
+            ]
+        )
 
     def extreme_pairs(
         self,

@@ -1,12 +1,18 @@
 """Functional gradient descriptors: diffusion-map gradients aligned to a reference.
 
-Per subject, the Pearson correlation matrix of the ROI time series goes through
-brainspace's :class:`~brainspace.gradient.GradientMaps` (diffusion maps,
+Per subject, the Pearson correlation matrix of the ROI time series gives
+diffusion-map gradients exactly as brainspace's
+:class:`~brainspace.gradient.GradientMaps` computes them (``approach="dm"``,
 ``kernel="normalized_angle"``; each row of the matrix keeps its top
 ``1 - sparsity`` values before the kernel, brainspace's default
 ``sparsity=0.9``), and the subject's gradients are aligned to a group reference
 by an orthogonal Procrustes rotation (``alignment="procrustes"`` with a fixed
-reference, one iteration).
+reference, one iteration). :func:`compute_gradients` re-implements these steps
+with the same operations in the same order (the same ARPACK call on the same
+diffusion operator, with brainspace's start vector), so that its gradients equal
+brainspace's (to the last bit in the tests), about three times faster: it skips
+brainspace's input checks (symmetry with ``isclose``, graph connectivity) and
+sparse-matrix conversions, which dominate brainspace's run time at 450 ROIs.
 
 The reference is learned in ``fit`` from the **training subjects only**: the
 gradients of their group-mean connectivity (mean of the Fisher z matrices,
@@ -57,6 +63,55 @@ _N_SUMMARISED = 3  # gradients summarised by range and variance
 _N_PER_NETWORK = 2  # gradients summarised per network
 
 
+def _affinity(matrix: np.ndarray, sparsity: float) -> np.ndarray:
+    """Normalised-angle affinity of the row-sparsified matrix (brainspace's)."""
+    x = np.array(matrix, dtype=np.float64)
+    n = x.shape[1]
+    if sparsity > 0:
+        keep = int(n * (1 - sparsity))  # brainspace's dominant_set: top k per row
+        if keep <= 0:
+            raise ValueError(
+                f"sparsity={sparsity} keeps no value of rows of length {n}."
+            )
+        cut = np.partition(x, n - keep, axis=1)[:, n - keep]
+        # ties at the cut are kept (brainspace keeps k of them, arbitrarily);
+        # they are zeros in practice (constant ROIs), which changes nothing
+        x = np.where(x >= cut[:, None], x, 0.0)
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+    x /= np.where(norms == 0, 1.0, norms)[:, None]
+    cosine = x @ x.T
+    np.clip(cosine, -1.0, 1.0, out=cosine)
+    affinity = 1 - np.arccos(cosine, out=cosine) / np.pi
+    affinity[affinity < 0] = 0
+    if not np.all(np.isfinite(affinity)):
+        raise ValueError("The gradients' affinity matrix has NaN or inf values.")
+    return affinity
+
+
+def _diffusion_map(
+    affinity: np.ndarray, n_components: int, random_state: Any, alpha: float = 0.5
+) -> np.ndarray:
+    """brainspace's ``diffusion_mapping`` (dense input, ``diffusion_time=0``)."""
+    from scipy.sparse.linalg import eigsh
+    from sklearn.utils import check_random_state
+
+    adj = affinity
+    degree = np.power(adj.sum(axis=1, keepdims=True), -alpha)
+    adj *= degree.T
+    adj *= degree
+    adj *= np.power(adj.sum(axis=1, keepdims=True), -1)
+    v0 = check_random_state(random_state).uniform(-1, 1, adj.shape[0])
+    w, v = eigsh(adj, k=n_components + 1, which="LM", tol=0, v0=v0)
+    w, v = w[::-1], v[:, ::-1]
+    v /= v[:, [0]]
+    w /= w[0]
+    w, v = w[1:], v[:, 1:]
+    w /= 1 - w
+    v *= w[None, :]
+    v *= np.sign(v[np.abs(v).argmax(axis=0), range(v.shape[1])])
+    return v
+
+
 def compute_gradients(
     matrix: np.ndarray,
     *,
@@ -66,6 +121,12 @@ def compute_gradients(
     random_state: Any = None,
 ) -> np.ndarray:
     """Diffusion-map gradients of one connectivity matrix, optionally aligned.
+
+    The same computation as ``brainspace.gradient.GradientMaps(n_components,
+    approach="dm", kernel="normalized_angle", random_state=random_state)``
+    (``.fit(matrix, sparsity=sparsity).gradients_``, or with
+    ``alignment="procrustes"``, ``reference`` and ``n_iter=1``,
+    ``.aligned_[0]``), without its input checks.
 
     Parameters
     ----------
@@ -85,25 +146,20 @@ def compute_gradients(
     ndarray of shape (n_rois, n_components)
         Gradients (aligned when ``reference`` is given).
     """
-    from brainspace.gradient import GradientMaps
-
-    maps = GradientMaps(
-        n_components=n_components,
-        approach="dm",
-        kernel="normalized_angle",
-        alignment=None if reference is None else "procrustes",
-        random_state=random_state,
-    )
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(
+            f"The 'matrix' argument must be a square matrix. Got {matrix.shape}."
+        )
+    if not 1 <= n_components < matrix.shape[0] - 1:
+        raise ValueError(
+            f"The 'n_components' argument must be in [1, {matrix.shape[0] - 2}] "
+            f"for a matrix of {matrix.shape[0]} rows. Got {n_components}."
+        )
+    gradients = _diffusion_map(_affinity(matrix, sparsity), n_components, random_state)
     if reference is None:
-        maps.fit(np.array(matrix, dtype=np.float64), sparsity=sparsity)
-        return np.asarray(maps.gradients_)
-    maps.fit(
-        [np.array(matrix, dtype=np.float64)],
-        sparsity=sparsity,
-        reference=np.asarray(reference, dtype=np.float64),
-        n_iter=1,
-    )
-    return np.asarray(maps.aligned_[0])
+        return gradients
+    return align_gradients(gradients, reference)
 
 
 def align_gradients(gradients: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -120,11 +176,13 @@ def align_gradients(gradients: np.ndarray, reference: np.ndarray) -> np.ndarray:
     -------
     ndarray of shape (n_rois, n_components)
         ``gradients @ R`` with ``R`` orthogonal minimising
-        ``||gradients @ R - reference||`` (brainspace's ``procrustes``).
+        ``||gradients @ R - reference||`` (the operations of brainspace's
+        ``procrustes`` with ``center=False, scale=False``).
     """
-    from brainspace.gradient.alignment import procrustes
-
-    return procrustes(np.asarray(gradients, float), np.asarray(reference, float))
+    source = np.asarray(gradients, dtype=np.float64)
+    target = np.asarray(reference, dtype=np.float64)
+    u, _, vt = np.linalg.svd(target.T.dot(source).T)
+    return source.dot(u.dot(vt))
 
 
 def _gradient_row(
@@ -187,8 +245,8 @@ class FunctionalGradients(Descriptor):
         Network of each ROI; ``None`` skips the per-network features.
     %(n_jobs)s
     %(random_state)s
-        It seeds the eigensolver's start vector. brainspace runs ``eigsh`` on the
-        non-symmetric diffusion operator, so gradients from different seeds
+        It seeds the eigensolver's start vector. As in brainspace, ``eigsh`` runs
+        on the non-symmetric diffusion operator, so gradients from different seeds
         differ slightly (about 1 %% of a gradient's range): pass an int for
         reproducible features.
     %(verbose)s
@@ -376,6 +434,13 @@ class FunctionalGradients(Descriptor):
         check_is_fitted(self, "reference_gradients_")
         X = check_timeseries(X, owner=type(self).__name__, n_rois=self.n_features_in_)
         return self._transform_matrices([connectivity_matrix(ts) for ts in X])
+
+    def _transform_shared(
+        self, X: list[np.ndarray], matrices: list[np.ndarray]
+    ) -> pd.DataFrame:
+        """Transform validated series whose correlation matrices are given."""
+        check_is_fitted(self, "reference_gradients_")
+        return self._transform_matrices(matrices)
 
     def _transform_matrices(self, matrices: list[np.ndarray]) -> pd.DataFrame:
         params = self._params()

@@ -48,9 +48,8 @@ def _check_frame(X: Any, *, owner: str, name: str = "X") -> pd.DataFrame:
         )
     non_numeric = [
         str(c)
-        for c in X.columns
-        if not pd.api.types.is_numeric_dtype(X[c].dtype)
-        or pd.api.types.is_bool_dtype(X[c].dtype)
+        for c, dtype in X.dtypes.items()
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
     ]
     if non_numeric:
         raise TypeError(
@@ -224,8 +223,9 @@ class NormativeModel(
     def _check_columns(self, X: pd.DataFrame, expected: Any) -> None:
         expected = [str(c) for c in expected]
         got = [str(c) for c in X.columns]
-        missing = [c for c in expected if c not in set(got)]
-        extra = [c for c in got if c not in set(expected)]
+        got_set, expected_set = set(got), set(expected)
+        missing = [c for c in expected if c not in got_set]
+        extra = [c for c in got if c not in expected_set]
         if missing or extra:
             raise ValueError(
                 f"The columns of 'X' do not match the descriptors of "

@@ -29,6 +29,25 @@ from brainlm_decode.plugins import get_plugin
 
 DEFAULT_FAMILIES = ("connectivity", "gradients", "graph", "ica")
 
+#: Subjects per joblib task (bounds memory: one correlation matrix per subject
+#: of the chunk is held at a time, 32 x 1.6 MB at 450 ROIs).
+_CHUNK = 32
+
+
+def _raw_block(descriptors: Sequence[Any], block: list[np.ndarray]) -> pd.DataFrame:
+    """Raw descriptors of a chunk of subjects, one correlation matrix per subject."""
+    from brainlm_decode.descriptors.connectivity import connectivity_matrix
+
+    matrices = [connectivity_matrix(ts) for ts in block]
+    frames = []
+    for descriptor in descriptors:
+        shared = getattr(descriptor, "_transform_shared", None)
+        frame = (
+            descriptor.transform(block) if shared is None else shared(block, matrices)
+        )
+        frames.append(frame.reset_index(drop=True))
+    return pd.concat(frames, axis=1)
+
 
 def _is_family_list(value: Any) -> bool:
     return (
@@ -179,18 +198,18 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
         return self
 
     def _raw(self, series: list[np.ndarray]) -> pd.DataFrame:
-        """Raw (un-normalised) descriptors, subjects in chunks, families side by side."""
+        """Raw (un-normalised) descriptors, subjects in chunks, families side by side.
+
+        Each chunk of subjects is one joblib task; the correlation matrix of each
+        subject is computed once and shared by the families that use it.
+        """
         from joblib import Parallel, delayed
 
-        chunk = 64
-        blocks = [series[i : i + chunk] for i in range(0, len(series), chunk)]
-        frames = []
-        for descriptor in self.descriptors_:
-            parts = Parallel(n_jobs=self.n_jobs)(
-                delayed(descriptor.transform)(block) for block in blocks
-            )
-            frames.append(pd.concat(parts, ignore_index=True))
-        raw = pd.concat(frames, axis=1)
+        blocks = [series[i : i + _CHUNK] for i in range(0, len(series), _CHUNK)]
+        parts = Parallel(n_jobs=self.n_jobs)(
+            delayed(_raw_block)(self.descriptors_, block) for block in blocks
+        )
+        raw = pd.concat(parts, ignore_index=True)
         if hasattr(self, "feature_names_out_"):
             raw = raw.loc[:, list(self.feature_names_out_)]
         return raw

