@@ -120,9 +120,9 @@ def family_paragraph(
         high = values.sort_values(ascending=False).head(top_k)
         low = values.sort_values().head(top_k)
         parts = [
-            "the most elevated network pairs are "
+            "the network pairs highest relative to the norm are "
             + "; ".join(f"{phrase[n]}, {describe_z(values[n])}" for n in high.index),
-            "the most reduced are "
+            "the lowest are "
             + "; ".join(f"{phrase[n]}, {describe_z(values[n])}" for n in low.index),
         ]
         return f"{title}: " + ". In contrast, ".join(parts) + "."

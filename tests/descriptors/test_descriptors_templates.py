@@ -55,12 +55,15 @@ def test_connectivity_paragraph_names_extreme_pairs():
         }
     )
     text = family_paragraph("connectivity", z, DESCRIPTIONS, top_k=1)
+    # all-negative z-scores: no "elevated" heading over reduced values
+    low_only = family_paragraph("connectivity", z - 3.0, DESCRIPTIONS, top_k=1)
+    assert "elevated" not in low_only
     assert text.startswith(
-        "Functional connectivity: the most elevated network pairs are "
+        "Functional connectivity: the network pairs highest relative to the norm are "
         "connectivity within the visual network, markedly elevated (z=+2.4)"
     )
     assert (
-        "the most reduced are connectivity between the control and default networks, "
+        "the lowest are connectivity between the control and default networks, "
         "markedly reduced (z=-2.2)" in text
     )
 
