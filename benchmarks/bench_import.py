@@ -49,7 +49,9 @@ def main() -> None:
     print(f"{'brainlm_decode':<16}{ours:>12.3f}")
     print(f"{'nimare':<16}{nimare:>12.3f}")
     print(f"ratio nimare / brainlm_decode: {nimare / ours:.1f}x")
-    print(f"heavy modules loaded by 'import brainlm_decode': {heavy_modules_loaded() or 'none'}")
+    print(
+        f"heavy modules loaded by 'import brainlm_decode': {heavy_modules_loaded() or 'none'}"
+    )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,14 @@ import pytest
 
 import brainlm_decode
 
-HEAVY = ("torch", "transformers", "nimare", "sentence_transformers", "sklearn", "nilearn")
+HEAVY = (
+    "torch",
+    "transformers",
+    "nimare",
+    "sentence_transformers",
+    "sklearn",
+    "nilearn",
+)
 
 
 def test_import_loads_no_heavy_dependency():

@@ -1,0 +1,60 @@
+"""fMRI-LM stage 1: a text-aligned tokenizer of ROI time series.
+
+- :class:`FMRITokenizer`: the scikit-learn transformer (``fit``, ``transform`` to
+  token ids, ``encode`` to continuous features, ``inverse_transform``,
+  ``save``/``load``).
+- Quantizers (``brainlm_decode.quantizers`` plugins), one call contract
+  ``quantized, indices, aux_loss = q(x)``: :class:`VectorQuantizer` (``"vq"``)
+  and :class:`FiniteScalarQuantizer` (``"fsq"``).
+- :class:`TokenizerModel`: encoder over (ROI x temporal patch) tokens, quantizer,
+  light decoder, alignment heads.
+- Alignment pieces: :func:`grad_reverse` / :class:`GradientReversal` with
+  :func:`grl_schedule`, :class:`DomainDiscriminator`, :class:`SigLIPLoss` /
+  :func:`siglip_loss`.
+
+Names are imported on first access, so that ``import brainlm_decode.tokenizer``
+does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "FMRITokenizer": "estimator",
+    "TokenizerModel": "model",
+    "SIZES": "model",
+    "resolve_size": "model",
+    "patchify": "model",
+    "unpatchify": "model",
+    "Quantizer": "quantizers",
+    "VectorQuantizer": "quantizers",
+    "FiniteScalarQuantizer": "quantizers",
+    "codebook_usage": "quantizers",
+    "spherical_kmeans": "quantizers",
+    "GradientReversal": "alignment",
+    "grad_reverse": "alignment",
+    "grl_schedule": "alignment",
+    "DomainDiscriminator": "alignment",
+    "adversarial_loss": "alignment",
+    "SigLIPLoss": "alignment",
+    "siglip_loss": "alignment",
+    "train_tokenizer": "train",
+    "save_tokenizer": "serialization",
+    "load_tokenizer": "serialization",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names on first access (PEP 562)."""
+    if name in _LAZY:
+        module = importlib.import_module(f"brainlm_decode.tokenizer.{_LAZY[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'brainlm_decode.tokenizer' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,232 @@
+"""Save and load a fitted :class:`~brainlm_decode.FMRITokenizer` (safetensors + JSON).
+
+A saved tokenizer is a folder with two files:
+
+- ``model.safetensors``: the torch weights and codebook buffers;
+- ``config.json``: format name and version, package version, the estimator's
+  parameters (plugin instances as their class path and parameters), the model
+  configuration, the fitted attributes (shapes, usage statistics, history) and
+  the SHA-256 of the weights.
+
+The folder is built beside the destination and swapped in place when complete
+(:func:`brainlm_decode._io.atomic_directory`), so a reader sees the old tokenizer
+or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from brainlm_decode._io import atomic_directory, check_format_version, sha256_file
+from brainlm_decode._version import __version__
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_tokenizer", "save_tokenizer"]
+
+#: Name of the format written in ``config.json``.
+FORMAT_NAME = "brainlm_decode.tokenizer.FMRITokenizer"
+#: Version of the on-disk format; :func:`load_tokenizer` refuses newer versions.
+FORMAT_VERSION = 1
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+#: Fitted attributes stored in the config (all JSON values).
+_FITTED = (
+    "n_rois_",
+    "n_features_in_",
+    "n_timepoints_",
+    "n_patches_",
+    "embed_dim_",
+    "codebook_size_",
+    "text_dim_",
+    "backbone_dim_",
+    "alignment_terms_",
+    "history_",
+    "codebook_perplexity_",
+    "dead_code_fraction_",
+)
+
+
+def _to_json(value: Any, dropped: list[str], name: str) -> Any:
+    """JSON form of a parameter; estimators become ``{"__estimator__": ...}``."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v, dropped, name) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _to_json(v, dropped, f"{name}.{k}") for k, v in value.items()}
+    if hasattr(value, "get_params") and not isinstance(value, type):
+        cls = type(value)
+        params = value.get_params(deep=False)
+        return {
+            "__estimator__": f"{cls.__module__}:{cls.__qualname__}",
+            "params": {
+                k: _to_json(v, dropped, f"{name}.{k}") for k, v in params.items()
+            },
+        }
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        return value.item()
+    dropped.append(name)
+    return None
+
+
+def _import(path: str) -> Any:
+    module_name, _, qualname = path.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _from_json(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    if isinstance(value, dict) and "__estimator__" in value:
+        try:
+            cls = _import(value["__estimator__"])
+        except (ImportError, AttributeError) as exc:
+            warnings.warn(
+                f"Cannot import {value['__estimator__']!r} ({exc}); the parameter "
+                "is restored as None (the tokens do not depend on it).",
+                UserWarning,
+                stacklevel=4,
+            )
+            return None
+        return cls(**{k: _from_json(v) for k, v in value["params"].items()})
+    if isinstance(value, dict):
+        return {k: _from_json(v) for k, v in value.items()}
+    return value
+
+
+def save_tokenizer(tokenizer: Any, path: str | os.PathLike) -> Path:
+    """Save a fitted tokenizer to ``path`` (a folder, replaced atomically).
+
+    Parameters
+    ----------
+    tokenizer : FMRITokenizer
+        A fitted tokenizer.
+    path : str or path-like
+        Destination folder.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        When the tokenizer is not fitted.
+    """
+    from safetensors.torch import save_file
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(tokenizer, "model_")
+    dropped: list[str] = []
+    params = {
+        k: _to_json(v, dropped, k) for k, v in tokenizer.get_params(deep=False).items()
+    }
+    state = {
+        name: tensor.detach().to("cpu").contiguous().clone()
+        for name, tensor in tokenizer.model_.state_dict().items()
+    }
+    path = Path(path)
+    with atomic_directory(path) as folder:
+        weights = folder / WEIGHTS_NAME
+        save_file(state, str(weights), metadata={"format": "pt"})
+        config = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "library_version": __version__,
+            "params": params,
+            "unsaved_params": dropped,
+            "model": tokenizer.model_.get_config(),
+            "fitted": {name: getattr(tokenizer, name) for name in _FITTED},
+            "weights": {"file": WEIGHTS_NAME, "sha256": sha256_file(weights)},
+        }
+        text = json.dumps(config, indent=2, sort_keys=True) + "\n"
+        (folder / CONFIG_NAME).write_text(text, encoding="utf-8")
+    return path
+
+
+def _read_config(folder: Path) -> dict[str, Any]:
+    path = folder / CONFIG_NAME
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No saved FMRITokenizer in {str(folder)!r}: {CONFIG_NAME} is missing."
+        )
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
+        found = config.get("format") if isinstance(config, dict) else None
+        raise ValueError(
+            f"{path} does not describe a saved FMRITokenizer (format {found!r}, "
+            f"expected {FORMAT_NAME!r})."
+        )
+    check_format_version(
+        config.get("format_version"), FORMAT_VERSION, "saved FMRITokenizer", path
+    )
+    missing = {"params", "model", "fitted", "weights"} - set(config)
+    if missing:
+        raise ValueError(f"{path} lacks the entries {sorted(missing)}.")
+    return config
+
+
+def load_tokenizer(path: str | os.PathLike, *, device: Any = "cpu") -> Any:
+    """Load a tokenizer saved by :func:`save_tokenizer`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The saved folder.
+    device : str or torch.device, default="cpu"
+        Device of the model (``"auto"`` picks CUDA, MPS, then CPU).
+
+    Returns
+    -------
+    FMRITokenizer
+        Fitted, with the saved parameters (those that could not be saved, such as
+        a ``numpy.random.RandomState``, are the defaults).
+
+    Raises
+    ------
+    FileNotFoundError
+        Missing config or weights.
+    ValueError
+        Not a tokenizer folder, a newer format version, or weights that do not
+        match the recorded checksum.
+    """
+    from safetensors.torch import load_file
+
+    from brainlm_decode.base import resolve_device
+    from brainlm_decode.tokenizer.estimator import FMRITokenizer
+    from brainlm_decode.tokenizer.model import TokenizerModel
+
+    folder = Path(path)
+    config = _read_config(folder)
+    weights = folder / config["weights"]["file"]
+    if not weights.is_file():
+        raise FileNotFoundError(f"Weights file {str(weights)!r} is missing.")
+    if sha256_file(weights) != config["weights"]["sha256"]:
+        raise ValueError(
+            f"{weights} does not match the checksum recorded in {CONFIG_NAME}: the "
+            "files come from different saves or the weights are corrupted."
+        )
+    params = {k: _from_json(v) for k, v in config["params"].items()}
+    for name in config.get("unsaved_params", []):
+        params.pop(name.split(".")[0], None)
+    tokenizer = FMRITokenizer(**params)
+    model = TokenizerModel.from_config(config["model"])
+    model.load_state_dict(load_file(str(weights), device="cpu"), strict=True)
+    tokenizer.model_ = model.to(resolve_device(device)).eval()
+    for name, value in config["fitted"].items():
+        setattr(tokenizer, name, value)
+    return tokenizer
