@@ -1,0 +1,872 @@
+"""FMRILMClassifier and FMRILMRegressor: fMRI-LM Stages 2-3 as sklearn estimators.
+
+A pretrained causal LM (Gemma-3-270M by default, any Hugging Face causal LM
+through the ``hf`` backbone) reads the fMRI tokenizer's features as input
+embeddings between text segments, is aligned to them (Stage 2: F2F, F2T, T2T)
+and instruction-tuned with LoRA (Stage 3) on questions about the subjects.
+Predictions score each allowed answer by its log-probability, so
+``predict_proba`` gives real probabilities (and AUCs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import ClassifierMixin, RegressorMixin
+
+from brainlm_decode.base import Interval, Satisfies, fill_doc
+from brainlm_decode.lm.core import FMRILMBase, check_series
+from brainlm_decode.lm.instruction import PARADIGMS, Collator, Example
+from brainlm_decode.lm.prompts import (
+    OPEN_QUESTIONS,
+    answer_texts,
+    format_question,
+    questions_for,
+    score_structured,
+)
+
+__all__ = ["FMRILMClassifier", "FMRILMRegressor", "ordinal_bins"]
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _check_targets(y: Any, n: int, owner: str) -> pd.DataFrame:
+    """y as a DataFrame of targets (one column per target), without NaN."""
+    if y is None:
+        raise ValueError(f"{owner}.fit needs targets: the 'y' argument is None.")
+    if isinstance(y, pd.DataFrame):
+        frame = y.reset_index(drop=True)
+    elif isinstance(y, pd.Series):
+        frame = y.reset_index(drop=True).to_frame(name=y.name or "target")
+    else:
+        array = np.asarray(y)
+        if array.ndim == 1:
+            frame = pd.DataFrame({"target": array})
+        elif array.ndim == 2:
+            frame = pd.DataFrame(
+                array, columns=[f"target_{j}" for j in range(array.shape[1])]
+            )
+        else:
+            raise ValueError(
+                f"The 'y' argument of {owner} must be 1D (one target) or 2D / a "
+                f"DataFrame (several). Got shape {array.shape} instead."
+            )
+    if len(frame) != n:
+        raise ValueError(
+            f"The 'y' argument of {owner} must have one row per subject of X ({n}). "
+            f"Got {len(frame)} instead."
+        )
+    missing = frame.isna()
+    if missing.to_numpy().any():
+        column = frame.columns[missing.any(axis=0)][0]
+        rows = np.flatnonzero(missing[column].to_numpy())[:5].tolist()
+        raise ValueError(
+            f"The 'y' argument of {owner} has missing values (NaN) in target "
+            f"{column!r} (rows {rows}). Drop these subjects or impute the target."
+        )
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def ordinal_bins(y: Any, n_bins: int) -> np.ndarray:
+    """Quantile edges cutting a continuous target into ordinal bins.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        Training values.
+    n_bins : int
+        Number of bins (at least 2).
+
+    Returns
+    -------
+    ndarray of shape (n_bins - 1,)
+        Inner edges; ``np.digitize(y, edges)`` gives bins ``0 .. n_bins - 1``.
+
+    Examples
+    --------
+    >>> ordinal_bins([1, 2, 3, 4, 5, 6], 3).tolist()
+    [2.666666666666667, 4.333333333333333]
+    """
+    values = np.asarray(y, dtype=float)
+    return np.quantile(values, np.linspace(0, 1, int(n_bins) + 1)[1:-1])
+
+
+_BIN_WORDS = {
+    2: ("low", "high"),
+    3: ("low", "medium", "high"),
+    4: ("very low", "low", "high", "very high"),
+    5: ("very low", "low", "medium", "high", "very high"),
+}
+
+
+class _TargetsMixin:
+    """fit / predict machinery over a DataFrame of categorical targets."""
+
+    def _fit_frame(
+        self, X: Any, frame: pd.DataFrame, texts: Any, attributes: Any
+    ) -> None:
+        from brainlm_decode.clip.train import _device_context, _seeded_torch
+
+        self.targets_ = list(frame.columns)
+        self.classes_per_target_ = {}
+        self.answers_ = {}
+        user_answers = dict(self.answers or {})
+        for name in self.targets_:
+            classes = np.unique(frame[name].to_numpy())
+            if classes.size < 2:
+                raise ValueError(
+                    f"Target {name!r} of {type(self).__name__} has a single class "
+                    f"({classes.tolist()}); a classifier needs at least two."
+                )
+            self.classes_per_target_[name] = classes
+            self.answers_[name] = answer_texts(name, classes, user_answers.get(name))
+        if attributes is not None:
+            shared = set(map(str, pd.DataFrame(attributes).columns)) & set(
+                self.targets_
+            )
+            if shared:
+                raise ValueError(
+                    f"The 'attributes' argument of {type(self).__name__} holds the "
+                    f"targets {sorted(shared)}: the answer would be in the prompt."
+                )
+        self.attribute_columns_ = (
+            None if attributes is None else list(pd.DataFrame(attributes).columns)
+        )
+        series, texts_, features = self._prepare(X, texts)
+        contexts = self._contexts(series, attributes, texts_)
+        accelerator, seeds = self._accelerator()
+        history: dict[str, Any] = {}
+        with (
+            _device_context(self.device, accelerator),
+            _seeded_torch(int(seeds[3]), accelerator.device),
+        ):
+            if not (self.warm_start and hasattr(self, "model_")):
+                self._setup_model(accelerator, int(seeds[0]))
+            if self.pretrain_epochs > 0:
+                history["pretrain"] = self._stage2(
+                    series, features, texts_, accelerator, seeds, self.pretrain_epochs
+                )
+            if self.n_epochs > 0:
+                history["instruction"] = self._stage3(
+                    frame, features, contexts, accelerator, seeds
+                )
+        self.history_ = history
+
+    def _stage3(
+        self,
+        frame: pd.DataFrame,
+        features: np.ndarray,
+        contexts: list[str] | None,
+        accelerator: Any,
+        seeds: np.ndarray,
+    ) -> dict[str, list[float]]:
+        """Stage 3 instruction tuning on the paradigms of ``paradigms``."""
+        from brainlm_decode.lm.instruction import sample_instructions
+
+        per_subject = {}
+        for name in self.targets_:
+            index = np.searchsorted(
+                self.classes_per_target_[name], frame[name].to_numpy()
+            )
+            per_subject[name] = [self.answers_[name][i] for i in index]
+        self.model_.fmri_head.requires_grad_(False)
+        collator = self._collator({"instruction": 1.0})
+
+        def units(epoch: int) -> list[list[Example]]:
+            rng = np.random.RandomState((int(seeds[2]) + 7919 * (epoch + 1)) % 2**32)
+            examples = sample_instructions(
+                per_subject, rng, paradigms=self.paradigms, contexts=contexts
+            )
+            return [[ex] for ex in examples]
+
+        return self._train(
+            units,
+            lambda examples: collator(examples, features),
+            n_epochs=self.n_epochs,
+            accelerator=accelerator,
+            seed=int(seeds[1]) + 1,
+            desc="fMRI-LM stage 3",
+        )
+
+    # -- prediction ---------------------------------------------------------------------
+    def _inputs(self, X: Any, attributes: Any) -> tuple[np.ndarray, list[str] | None]:
+        self._check_fitted()
+        series = check_series(X, type(self).__name__)
+        columns = getattr(self, "attribute_columns_", None)
+        if columns is not None and attributes is None:
+            raise ValueError(
+                f"{type(self).__name__} was fitted with subject attributes "
+                f"{columns}; pass them as 'attributes' here too."
+            )
+        return self._token_features(series), self._contexts(series, attributes)
+
+    def _target_proba(
+        self, features: np.ndarray, contexts: list[str] | None, name: str
+    ) -> np.ndarray:
+        scores = self._answer_log_probs(
+            features, contexts, questions_for(name)[0], self.answers_[name]
+        )
+        return _softmax(scores)
+
+    def _zero_shot(
+        self,
+        features: np.ndarray,
+        contexts: list[str] | None,
+        question: Any,
+        answers: Any,
+    ) -> np.ndarray:
+        if question is None or answers is None:
+            raise ValueError(
+                "Zero-shot prediction needs both 'question' (str) and 'answers' "
+                "(a list of at least two distinct answer texts)."
+            )
+        answers = [str(a).strip().lower() for a in answers]
+        if len(answers) < 2 or len(set(answers)) != len(answers):
+            raise ValueError(
+                "The 'answers' argument must hold at least two distinct answer texts. "
+                f"Got {answers}."
+            )
+        scores = self._answer_log_probs(features, contexts, str(question), answers)
+        return _softmax(scores)
+
+    def _names(self, target: Any) -> list[str]:
+        self._check_fitted()
+        if target is None:
+            if not getattr(self, "targets_", None):
+                raise ValueError(
+                    f"{type(self).__name__} was pretrained without targets: pass "
+                    "'question' and 'answers' to predict zero-shot, or fit it."
+                )
+            return list(self.targets_)
+        if str(target) not in self.targets_:
+            raise ValueError(
+                f"The 'target' argument must be one of {self.targets_}. Got {target!r}."
+            )
+        return [str(target)]
+
+    def _check_labels(self, frame: pd.DataFrame) -> None:
+        for name in frame.columns:
+            if name not in self.classes_per_target_:
+                raise ValueError(
+                    f"Target {name!r} was not seen in fit; known targets: "
+                    f"{self.targets_}."
+                )
+            unseen = sorted(
+                set(frame[name].tolist())
+                - set(self.classes_per_target_[name].tolist()),
+                key=str,
+            )
+            if unseen:
+                raise ValueError(
+                    f"The 'y' argument has labels {unseen} for target {name!r} that "
+                    f"were not seen in fit (classes: "
+                    f"{self.classes_per_target_[name].tolist()})."
+                )
+
+    def generate(
+        self,
+        X: Any,
+        question: str | None = None,
+        *,
+        max_new_tokens: int = 48,
+        attributes: Any = None,
+    ) -> list[str]:
+        """Greedy text answers (open-ended paradigm by default).
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_timepoints, n_rois) or 3D array
+            Preprocessed ROI time series.
+        question : str or None, default=None
+            Question; ``None`` asks for the structured description
+            (``"diagnosis: ...; sex: ..."``), which :meth:`score_generated`
+            checks field by field.
+        max_new_tokens : int, default=48
+            Most tokens generated per subject (stops at the end-of-sequence token).
+        attributes : DataFrame or None, default=None
+            Subject attributes, as in ``fit``.
+
+        Returns
+        -------
+        list of str
+            One answer per subject.
+        """
+        features, contexts = self._inputs(X, attributes)
+        prompt = format_question(question or OPEN_QUESTIONS[0])
+        collator = self._collator()
+        return [
+            self._greedy(
+                collator,
+                features[i : i + 1],
+                (contexts[i] + " " if contexts else "") + prompt,
+                max_new_tokens,
+            )
+            for i in range(features.shape[0])
+        ]
+
+    def _greedy(
+        self, collator: Collator, features: np.ndarray, prompt: str, max_new: int
+    ) -> str:
+        import torch
+
+        from brainlm_decode.lm.fmri_input import block_ids
+
+        ids, segments, _ = collator.layout(Example(0, prompt, ""))
+        device = next(self.model_.parameters()).device
+        new: list[int] = []
+        base = collator([Example(0, prompt, "")], features)
+        for _ in range(int(max_new)):
+            full = ids + new
+            segs = segments[:-1] + [("text", segments[-1][1] + len(new))]
+            batch = dict(base)
+            batch["input_ids"] = torch.as_tensor([full])
+            batch["blocks"] = torch.as_tensor(
+                block_ids(segs, collator.n_groups, collator.block_causal)
+            )[None]
+            batch = {k: v.to(device) for k, v in batch.items()}
+            with torch.no_grad():
+                hidden = self.model_.hidden_states(batch)[0, -1]
+                token = int(self.model_.logits(hidden).argmax())
+            if token == collator.eos_id:
+                break
+            new.append(token)
+        return self.lm_tokenizer_.decode(new, skip_special_tokens=True).strip()
+
+    def answer_frame(self, y: Any) -> pd.DataFrame:
+        """Answer text of each subject's labels (the truth of :meth:`score_generated`).
+
+        Parameters
+        ----------
+        y : array-like or DataFrame
+            Labels of the fitted targets.
+
+        Returns
+        -------
+        DataFrame
+            One column per target, answer texts.
+        """
+        self._check_fitted()
+        frame = self._label_frame(y)
+        self._check_labels(frame)
+        out = {}
+        for name in frame.columns:
+            index = np.searchsorted(
+                self.classes_per_target_[name], frame[name].to_numpy()
+            )
+            out[name] = [self.answers_[name][i] for i in index]
+        return pd.DataFrame(out)
+
+    def score_generated(self, texts: Sequence[str], y: Any) -> dict[str, Any]:
+        """Rule-based scoring of generated descriptions against the true labels.
+
+        Parameters
+        ----------
+        texts : sequence of str
+            Output of :meth:`generate` (open-ended paradigm).
+        y : array-like or DataFrame
+            True labels of the fitted targets.
+
+        Returns
+        -------
+        dict
+            See :func:`~brainlm_decode.lm.prompts.score_structured`: per-field
+            accuracy, parse rate and the all-fields-correct rate.
+        """
+        truth = self.answer_frame(y)
+        schema = {name: self.answers_[name] for name in truth.columns}
+        return score_structured(texts, truth, schema)
+
+
+_SHARED_DOC = """
+    Parameters
+    ----------
+    tokenizer : FMRITokenizer or None, default=None
+        Stage 1 tokenizer. A fitted one is used as is (its ROI count must match
+        X); an unfitted one is fitted on the training X inside ``fit`` (with the
+        descriptor texts). ``None`` fits ``FMRITokenizer(backbone=backbone)``
+        with its paper defaults. To keep a fitted tokenizer through ``clone``
+        (``cross_val_score``), wrap it in :class:`sklearn.frozen.FrozenEstimator`.
+    descriptors : FMRIDescriptorTransformer or None, default=None
+        Fitted on the training X only; its texts (``to_text``) are the F2T
+        targets and T2T corpus of Stage 2, the tokenizer's SigLIP texts, and
+        the prompt context with ``descriptor_context=True``. Its ``networks``
+        serve the ``"network"`` layout.
+    backbone : str or backbone, default="gemma-3-270m"
+        ``brainlm_decode.backbones`` plugin: ``"gemma-3-270m"`` (offline,
+        extra ``llm``), ``"hf"`` (GPT-2) or an instance such as
+        ``HFBackbone("Qwen/Qwen3-0.6B")``.
+    token_layout : {"network", "parcel_groups", "roi", "patch"}, default="network"
+        fMRI tokens the LM reads (see :mod:`brainlm_decode.lm.fmri_input`):
+        pooled per network x patch (CPU default), per contiguous ROI group x
+        patch, one per ROI (the paper's patch-160), or every ROI x patch (the
+        paper's patch-32; GPU).
+    networks : list of str or None, default=None
+        Network of each ROI for ``"network"`` (default: ``descriptors.networks``).
+    n_token_groups : int, default=8
+        Groups of the ``"parcel_groups"`` layout.
+    block_causal : bool, default=True
+        Block-causal attention over time within the fMRI tokens (all ROIs of
+        patches up to ``t`` visible from patch ``t``); ``False`` is plain causal.
+    lora : bool, default=True
+        LoRA adapters through peft; ``False`` fine-tunes the whole LM.
+    lora_r, lora_alpha, lora_target_modules : optional
+        LoRA rank, alpha and layers; ``None`` takes the paper's values for the
+        backbone family (GPT-2 16/32 on c_attn, c_proj; Qwen, Gemma 8/16 on
+        q, k, v, o projections).
+    lora_dropout : float, default=0.05
+        Dropout of the LoRA branch.
+    pretrain_epochs : int, default=0
+        Stage 2 epochs run at the start of ``fit`` (also :meth:`pretrain`).
+    f2f_weight, f2t_weight, t2t_weight : float, default=1.0, 1.0, 0.5
+        Weights of the Stage 2 terms.
+    text_corpus : list of str or None, default=None
+        Extra texts for T2T.
+    max_text_tokens : int, default=128
+        Descriptor texts are cut to this many tokens as F2T/T2T targets.
+    n_epochs : int, default=%(n_epochs)s
+        Stage 3 epochs (0 skips instruction tuning).
+    learning_rate, min_learning_rate : float, default=5e-4, 5e-5
+        AdamW learning rate, cosine-decayed to the minimum (fMRI-LM).
+    weight_decay : float, default=0.0
+        AdamW weight decay of weight matrices.
+    max_grad_norm : float or None, default=1.0
+        Gradient clipping.
+    paradigms : tuple of {"single", "multi", "open"}, default=all
+        Instruction paradigms sampled per example: single question, several
+        questions answered with ``|`` (needs two targets), open-ended
+        structured description.
+    answers : dict or None, default=None
+        ``{target: {label: answer text}}``; default words otherwise
+        (``"M"`` -> ``"male"``, other labels as text).
+    descriptor_context : bool, default=False
+        Put the descriptor text before the question (long prompts).
+    answer_scoring : {"sum", "mean"}, default="sum"
+        Score of an answer: sum of its tokens' log-probabilities (the sequence
+        probability, end token included) or their mean.
+    warm_start : bool, default=False
+        Continue from the current model (after :meth:`pretrain` or a previous
+        fit, same tokenizer and layout): few-shot adaptation.
+    %(device)s
+    batch_size : int, default=8
+        Subjects per optimiser step and per inference batch.
+    %(random_state)s
+    %(verbose)s
+"""
+
+
+def _shared_init(self: Any, params: dict[str, Any]) -> None:
+    for name, value in params.items():
+        if name not in ("self", "__class__"):
+            setattr(self, name, value)
+
+
+class FMRILMClassifier(_TargetsMixin, ClassifierMixin, FMRILMBase):
+    """Predict phenotypes from resting-state fMRI with a language model (fMRI-LM).
+
+    ``fit(X, y)``: fits the descriptors and the tokenizer on the training
+    subjects when needed, loads the causal LM, adds LoRA adapters, an fMRI
+    input module and an fMRI head, runs Stage 2 alignment (``pretrain_epochs``)
+    and Stage 3 instruction tuning on paraphrased questions about the targets.
+    ``predict_proba`` scores each allowed answer by its log-probability after
+    the prompt and normalises over the answers (no free-text parsing).
+    %(shared)s
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray
+        Classes of the target (a list, one per target, for several targets).
+    targets_ : list of str
+        Target names (columns of y).
+    answers_ : dict of str to list of str
+        Answer text of each class, per target.
+    tokenizer_ : FMRITokenizer
+        The fitted tokenizer used.
+    descriptors_ : FMRIDescriptorTransformer or None
+        The fitted descriptors.
+    layout_ : TokenLayout
+        fMRI token layout (``layout_.n_tokens`` tokens per scan).
+    model_ : FMRILanguageModel
+        LM + LoRA + fMRI input module + fMRI head.
+    lm_tokenizer_ : transformers tokenizer
+        The backbone's tokenizer.
+    history_ : dict
+        ``"pretrain"`` and ``"instruction"`` per-epoch losses and timings.
+    n_features_in_ : int
+        Number of ROIs.
+
+    See Also
+    --------
+    FMRILMRegressor : continuous targets (ridge probe + ordinal bins).
+    brainlm_decode.FMRITokenizer : Stage 1.
+
+    Examples
+    --------
+    >>> from brainlm_decode import FMRILMClassifier
+    >>> clf = FMRILMClassifier(token_layout="network", n_epochs=5)  # doctest: +SKIP
+    >>> clf.fit(train_series, phenotypes["diagnosis"])  # doctest: +SKIP
+    >>> clf.predict_proba(test_series)[:, 1]  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        tokenizer: Any = None,
+        descriptors: Any = None,
+        backbone: Any = "gemma-3-270m",
+        *,
+        token_layout: str = "network",
+        networks: Sequence[str] | None = None,
+        n_token_groups: int = 8,
+        block_causal: bool = True,
+        lora: bool = True,
+        lora_r: int | None = None,
+        lora_alpha: float | None = None,
+        lora_target_modules: Sequence[str] | None = None,
+        lora_dropout: float = 0.05,
+        pretrain_epochs: int = 0,
+        f2f_weight: float = 1.0,
+        f2t_weight: float = 1.0,
+        t2t_weight: float = 0.5,
+        text_corpus: Sequence[str] | None = None,
+        max_text_tokens: int = 128,
+        n_epochs: int = 10,
+        learning_rate: float = 5e-4,
+        min_learning_rate: float = 5e-5,
+        weight_decay: float = 0.0,
+        max_grad_norm: float | None = 1.0,
+        paradigms: Sequence[str] = PARADIGMS,
+        answers: dict[str, Any] | None = None,
+        descriptor_context: bool = False,
+        answer_scoring: str = "sum",
+        warm_start: bool = False,
+        device: Any = "auto",
+        batch_size: int = 8,
+        random_state: Any = None,
+        verbose: int = 0,
+    ) -> None:
+        _shared_init(self, locals())
+
+    def _label_frame(self, y: Any) -> pd.DataFrame:
+        n = len(y)
+        frame = _check_targets(y, n, type(self).__name__)
+        if len(self.targets_) == 1 and frame.shape[1] == 1:
+            frame.columns = list(self.targets_)
+        return frame
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        texts: Sequence[str] | None = None,
+        attributes: Any = None,
+    ) -> FMRILMClassifier:
+        """Fit the chain on labelled subjects (Stage 2 when asked, then Stage 3).
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_timepoints, n_rois) or 3D array
+            Preprocessed ROI time series (e.g. from ROITimeSeriesPreprocessor).
+        y : array-like of shape (n_subjects,) or DataFrame
+            One target, or one column per target (sex, age group, diagnosis...).
+        texts : sequence of str or None, default=None
+            Extra text per subject for Stage 2 (appended to descriptor texts).
+        attributes : DataFrame or None, default=None
+            Subject attributes (age, sex...) rendered as semantic text before the
+            question; needed again at prediction. Must not hold a target.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        n = len(check_series(X, type(self).__name__))
+        frame = _check_targets(y, n, type(self).__name__)
+        self._fit_frame(X, frame, texts, attributes)
+        classes = [self.classes_per_target_[t] for t in self.targets_]
+        self.classes_ = classes[0] if len(classes) == 1 else classes
+        return self
+
+    def predict_proba(
+        self,
+        X: Any,
+        *,
+        target: str | None = None,
+        question: str | None = None,
+        answers: Sequence[str] | None = None,
+        attributes: Any = None,
+    ) -> Any:
+        """Probability of each class, from the log-probability of its answer.
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_timepoints, n_rois) or 3D array
+            Preprocessed ROI time series.
+        target : str or None, default=None
+            One of ``targets_`` (default: all).
+        question : str or None, default=None
+            Zero-shot: a question about any target, with ``answers``.
+        answers : sequence of str or None, default=None
+            Zero-shot: the allowed answers; columns of the result in this order.
+        attributes : DataFrame or None, default=None
+            Subject attributes when fitted with them.
+
+        Returns
+        -------
+        ndarray of shape (n_subjects, n_classes) or list of such arrays
+            A list (one array per target) for several targets.
+        """
+        features, contexts = self._inputs(X, attributes)
+        if question is not None or answers is not None:
+            return self._zero_shot(features, contexts, question, answers)
+        names = self._names(target)
+        probas = [self._target_proba(features, contexts, n) for n in names]
+        return probas[0] if len(names) == 1 else probas
+
+    def predict(
+        self, X: Any, *, target: str | None = None, attributes: Any = None
+    ) -> np.ndarray:
+        """Most probable class per subject (and target).
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_timepoints, n_rois) or 3D array
+            Preprocessed ROI time series.
+        target : str or None, default=None
+            One of ``targets_`` (default: all).
+        attributes : DataFrame or None, default=None
+            Subject attributes when fitted with them.
+
+        Returns
+        -------
+        ndarray of shape (n_subjects,) or (n_subjects, n_targets)
+        """
+        names = self._names(target)
+        probas = self.predict_proba(X, target=target, attributes=attributes)
+        probas = probas if isinstance(probas, list) else [probas]
+        columns = [
+            self.classes_per_target_[n][p.argmax(axis=1)]
+            for n, p in zip(names, probas, strict=True)
+        ]
+        return columns[0] if len(columns) == 1 else np.column_stack(columns)
+
+    def score(
+        self, X: Any, y: Any, sample_weight: Any = None, *, attributes: Any = None
+    ) -> float:
+        """Accuracy (mean over targets for several targets).
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_timepoints, n_rois) or 3D array
+            Preprocessed ROI time series.
+        y : array-like or DataFrame
+            True labels; labels unseen in fit raise a ValueError.
+        sample_weight : array-like or None, default=None
+            Weights of the subjects.
+        attributes : DataFrame or None, default=None
+            Subject attributes when fitted with them.
+
+        Returns
+        -------
+        float
+        """
+        from sklearn.metrics import accuracy_score
+
+        self._check_fitted()
+        frame = self._label_frame(y)
+        self._check_labels(frame)
+        pred = self.predict(X, attributes=attributes)
+        pred = pred.reshape(len(frame), -1)
+        return float(
+            np.mean(
+                [
+                    accuracy_score(
+                        frame[n].to_numpy(), pred[:, j], sample_weight=sample_weight
+                    )
+                    for j, n in enumerate(self.targets_)
+                ]
+            )
+        )
+
+
+def _document(cls: type) -> type:
+    """Insert the shared parameter list, then the shared fragments."""
+    cls.__doc__ = cls.__doc__.replace(
+        "%(shared)s", _SHARED_DOC.replace("%(n_epochs)s", "10").rstrip("\n ")
+    )
+    return fill_doc(cls)
+
+
+_document(FMRILMClassifier)
+
+
+class FMRILMRegressor(_TargetsMixin, RegressorMixin, FMRILMBase):
+    """Continuous phenotypes from fMRI-LM: ordinal bins + a ridge probe.
+
+    ``fit`` cuts the target into ``n_bins`` quantile bins (``"low"``,
+    ``"medium"``, ``"high"``...), instruction-tunes the LM on them like
+    :class:`FMRILMClassifier` (``n_epochs=0`` skips it: a probe of the frozen
+    or Stage 2 model), then fits a ridge regression (cross-validated alpha) on
+    the pooled hidden states (:meth:`embed`) of the training subjects.
+    %(shared)s
+    n_bins : int, default=3
+        Ordinal bins of the instruction target.
+    alphas : tuple of float, default=(0.1, 1, 10, 100, 1000)
+        Ridge penalties tried by :class:`sklearn.linear_model.RidgeCV`.
+
+    Attributes
+    ----------
+    bin_edges_ : ndarray
+        Inner quantile edges of the bins.
+    probe_ : Pipeline
+        StandardScaler + RidgeCV on the pooled hidden states.
+    model_, tokenizer_, layout_, history_ : see FMRILMClassifier
+    """
+
+    _parameter_constraints: dict[str, list[Any]] = {
+        "n_bins": [Interval(int, 2, None)],
+        "alphas": [Satisfies(lambda a: len(a) > 0, "a non-empty list of floats")],
+    }
+
+    def __init__(
+        self,
+        tokenizer: Any = None,
+        descriptors: Any = None,
+        backbone: Any = "gemma-3-270m",
+        *,
+        token_layout: str = "network",
+        networks: Sequence[str] | None = None,
+        n_token_groups: int = 8,
+        block_causal: bool = True,
+        lora: bool = True,
+        lora_r: int | None = None,
+        lora_alpha: float | None = None,
+        lora_target_modules: Sequence[str] | None = None,
+        lora_dropout: float = 0.05,
+        pretrain_epochs: int = 0,
+        f2f_weight: float = 1.0,
+        f2t_weight: float = 1.0,
+        t2t_weight: float = 0.5,
+        text_corpus: Sequence[str] | None = None,
+        max_text_tokens: int = 128,
+        n_epochs: int = 10,
+        learning_rate: float = 5e-4,
+        min_learning_rate: float = 5e-5,
+        weight_decay: float = 0.0,
+        max_grad_norm: float | None = 1.0,
+        paradigms: Sequence[str] = ("single",),
+        answers: dict[str, Any] | None = None,
+        descriptor_context: bool = False,
+        answer_scoring: str = "sum",
+        warm_start: bool = False,
+        n_bins: int = 3,
+        alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0, 1000.0),
+        device: Any = "auto",
+        batch_size: int = 8,
+        random_state: Any = None,
+        verbose: int = 0,
+    ) -> None:
+        _shared_init(self, locals())
+
+    def _label_frame(self, y: Any) -> pd.DataFrame:
+        return _check_targets(y, len(y), type(self).__name__)
+
+    def _bin_frame(self, y: np.ndarray) -> pd.DataFrame:
+        words = _BIN_WORDS.get(self.n_bins) or tuple(
+            f"bin {k + 1}" for k in range(self.n_bins)
+        )
+        index = np.digitize(y, self.bin_edges_)
+        return pd.DataFrame({self.target_name_: [words[i] for i in index]})
+
+    def fit(
+        self,
+        X: Any,
+        y: Any,
+        *,
+        texts: Sequence[str] | None = None,
+        attributes: Any = None,
+    ) -> FMRILMRegressor:
+        """Instruction-tune on ordinal bins of y, then fit the ridge probe.
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_timepoints, n_rois) or 3D array
+            Preprocessed ROI time series.
+        y : array-like of shape (n_subjects,)
+            Continuous target (age, IQ...).
+        texts : sequence of str or None, default=None
+            Extra text per subject for Stage 2.
+        attributes : DataFrame or None, default=None
+            Subject attributes rendered as context.
+
+        Returns
+        -------
+        self
+        """
+        from sklearn.linear_model import RidgeCV
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        self._validate_params()
+        n = len(check_series(X, type(self).__name__))
+        frame = _check_targets(y, n, type(self).__name__)
+        if frame.shape[1] != 1:
+            raise ValueError(f"{type(self).__name__} takes one continuous target.")
+        values = pd.to_numeric(frame.iloc[:, 0], errors="raise").to_numpy(float)
+        self.target_name_ = str(getattr(y, "name", None) or "score")
+        self.bin_edges_ = ordinal_bins(values, self.n_bins)
+        self._fit_frame(X, self._bin_frame(values), texts, attributes)
+        embedded = self.embed(
+            X, question=questions_for(self.target_name_)[0], attributes=attributes
+        )
+        self.probe_ = make_pipeline(StandardScaler(), RidgeCV(alphas=list(self.alphas)))
+        self.probe_.fit(embedded, values)
+        return self
+
+    def predict(self, X: Any, *, attributes: Any = None) -> np.ndarray:
+        """Ridge prediction from the pooled hidden states.
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_timepoints, n_rois) or 3D array
+            Preprocessed ROI time series.
+        attributes : DataFrame or None, default=None
+            Subject attributes when fitted with them.
+
+        Returns
+        -------
+        ndarray of shape (n_subjects,)
+        """
+        self._check_fitted()
+        embedded = self.embed(
+            X, question=questions_for(self.target_name_)[0], attributes=attributes
+        )
+        return self.probe_.predict(embedded)
+
+    def predict_bins(self, X: Any, *, attributes: Any = None) -> np.ndarray:
+        """Most probable ordinal bin (answer scoring, like the classifier).
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (n_timepoints, n_rois) or 3D array
+            Preprocessed ROI time series.
+        attributes : DataFrame or None, default=None
+            Subject attributes when fitted with them.
+
+        Returns
+        -------
+        ndarray of str of shape (n_subjects,)
+        """
+        features, contexts = self._inputs(X, attributes)
+        name = self.target_name_
+        proba = self._target_proba(features, contexts, name)
+        return self.classes_per_target_[name][proba.argmax(axis=1)]
+
+
+_document(FMRILMRegressor)

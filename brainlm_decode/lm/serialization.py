@@ -1,0 +1,260 @@
+"""Saving and loading what fMRI-LM training changes (adapters, fMRI modules).
+
+An adapter folder holds
+
+- ``adapter/``: the peft LoRA adapter (``adapter_config.json`` and
+  ``adapter_model.safetensors``, loadable by peft itself), or ``lm/`` with the
+  whole fine-tuned LM (``lora=False``);
+- ``fmri_modules.safetensors``: the fMRI input module and fMRI head;
+- ``config.json``: format version, backbone id, token layout, targets, classes,
+  answers, LoRA settings, and the regressor's bins and probe (``probe.npz``).
+
+The backbone's own weights, the tokenizer and the descriptors are not copied:
+they are loaded from the estimator's parameters (save a fitted tokenizer with
+:meth:`FMRITokenizer.save`). Folders are written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainlm_decode._io import atomic_directory, check_format_version
+
+__all__ = ["load_adapter", "save_adapter"]
+
+FORMAT_NAME = "brainlm_decode.fmri_lm_adapter"
+FORMAT_VERSION = 1
+_MODULES = "fmri_modules.safetensors"
+
+
+def _jsonable(values: Any) -> list[Any]:
+    return [
+        v.item() if isinstance(v, np.generic) else v
+        for v in np.asarray(values).tolist()
+    ]
+
+
+def _fitted_config(estimator: Any) -> dict[str, Any]:
+    from brainlm_decode._version import __version__
+
+    config: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "library_version": __version__,
+        "estimator": type(estimator).__name__,
+        "backbone": estimator.backbone_.model_id,
+        "layout": estimator.layout_.to_dict(),
+        "lora": estimator.lora_config_,
+        "tokenizer": {
+            "n_rois": int(estimator.tokenizer_.n_rois_),
+            "n_patches": int(estimator.tokenizer_.n_patches_),
+            "embed_dim": int(estimator.tokenizer_.embed_dim_),
+            "codebook_size": int(estimator.tokenizer_.codebook_size_),
+        },
+        "targets": list(getattr(estimator, "targets_", [])),
+        "classes": {
+            name: _jsonable(classes)
+            for name, classes in getattr(estimator, "classes_per_target_", {}).items()
+        },
+        "answers": dict(getattr(estimator, "answers_", {})),
+        "attribute_columns": getattr(estimator, "attribute_columns_", None),
+        "scale": float(estimator.model_.input_module.scale),
+    }
+    if hasattr(estimator, "bin_edges_"):
+        config["regression"] = {
+            "target_name": estimator.target_name_,
+            "bin_edges": _jsonable(estimator.bin_edges_),
+        }
+    return config
+
+
+def save_adapter(estimator: Any, path: str | os.PathLike) -> Path:
+    """Save a fitted fMRI-LM estimator's trained parts to a folder.
+
+    Parameters
+    ----------
+    estimator : FMRILMClassifier or FMRILMRegressor
+        A fitted (or pretrained) estimator.
+    path : str or path-like
+        Destination folder; replaced atomically.
+
+    Returns
+    -------
+    pathlib.Path
+        The folder.
+    """
+    from safetensors.torch import save_file
+
+    estimator._check_fitted()
+    model = estimator.model_
+    modules = {
+        **{f"input_module.{k}": v for k, v in model.input_module.state_dict().items()},
+        **{f"fmri_head.{k}": v for k, v in model.fmri_head.state_dict().items()},
+    }
+    modules = {k: v.detach().cpu().contiguous().clone() for k, v in modules.items()}
+    path = Path(path)
+    with atomic_directory(path) as folder:
+        if model.is_lora:
+            model.lm.save_pretrained(str(folder / "adapter"))
+        else:
+            model.hf_model.save_pretrained(str(folder / "lm"))
+        save_file(modules, str(folder / _MODULES), metadata={"format": "pt"})
+        if hasattr(estimator, "probe_"):
+            _save_probe(estimator.probe_, folder / "probe.npz")
+        text = json.dumps(_fitted_config(estimator), indent=2, sort_keys=True)
+        (folder / "config.json").write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def _read(folder: Path) -> dict[str, Any]:
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise FileNotFoundError(
+            f"No fMRI-LM adapter at {str(folder)!r}: config.json is missing. Pass a "
+            "folder written by save_adapter."
+        )
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if config.get("format") != FORMAT_NAME:
+        raise ValueError(f"{str(folder)!r} is not an fMRI-LM adapter folder.")
+    check_format_version(
+        config.get("format_version"), FORMAT_VERSION, "adapter", folder
+    )
+    return config
+
+
+def _check_tokenizer(estimator: Any, saved: dict[str, Any]) -> None:
+    tok = estimator.tokenizer_
+    found = {
+        "n_rois": int(tok.n_rois_),
+        "n_patches": int(tok.n_patches_),
+        "embed_dim": int(tok.embed_dim_),
+        "codebook_size": int(tok.codebook_size_),
+    }
+    if found != saved:
+        raise ValueError(
+            f"The 'tokenizer' of {type(estimator).__name__} does not match the "
+            f"adapter's: adapter {saved}, tokenizer {found}. Pass the fitted "
+            "tokenizer the adapter was trained with."
+        )
+
+
+def _load_weights(estimator: Any, folder: Path, config: dict[str, Any]) -> None:
+    import torch
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    model = estimator.model_
+    if config["lora"] is not None:
+        weights = load_file(str(folder / "adapter" / "adapter_model.safetensors"))
+        set_peft_model_state_dict(model.lm, weights)
+    else:
+        from transformers import AutoModelForCausalLM
+
+        lm = AutoModelForCausalLM.from_pretrained(str(folder / "lm"))
+        model.lm.load_state_dict(lm.state_dict())
+    modules = load_file(str(folder / _MODULES))
+    with torch.no_grad():
+        model.input_module.load_state_dict(
+            {k[13:]: v for k, v in modules.items() if k.startswith("input_module.")}
+        )
+        model.fmri_head.load_state_dict(
+            {k[10:]: v for k, v in modules.items() if k.startswith("fmri_head.")}
+        )
+    model.eval()
+
+
+def load_adapter(estimator: Any, path: str | os.PathLike) -> Any:
+    """Make an estimator fitted from a saved adapter (see :func:`save_adapter`).
+
+    Parameters
+    ----------
+    estimator : FMRILMClassifier or FMRILMRegressor
+        Estimator whose ``tokenizer`` parameter is the fitted tokenizer of the
+        adapter and whose ``backbone`` is the adapter's backbone.
+    path : str or path-like
+        Adapter folder.
+
+    Returns
+    -------
+    estimator
+        Fitted in place.
+    """
+    from brainlm_decode.clip.train import _make_accelerator
+    from brainlm_decode.lm.core import _is_fitted
+    from brainlm_decode.lm.fmri_input import TokenLayout
+
+    folder = Path(path)
+    config = _read(folder)
+    estimator._validate_params()
+    if estimator.tokenizer is None or not _is_fitted(estimator.tokenizer):
+        raise ValueError(
+            f"{type(estimator).__name__}.load_adapter needs the fitted tokenizer of "
+            "the adapter as the 'tokenizer' parameter."
+        )
+    estimator.tokenizer_ = estimator.tokenizer
+    _check_tokenizer(estimator, config["tokenizer"])
+    estimator.descriptors_ = estimator.descriptors
+    estimator._restore_layout(TokenLayout.from_dict(config["layout"]))
+    accelerator = _make_accelerator(estimator.device, None)
+    estimator._setup_model(accelerator, 0, lora=config["lora"] or False)
+    if estimator.backbone_.model_id != config["backbone"]:
+        raise ValueError(
+            f"The adapter at {str(folder)!r} was trained on backbone "
+            f"{config['backbone']!r}; this estimator's backbone is "
+            f"{estimator.backbone_.model_id!r}."
+        )
+    _load_weights(estimator, folder, config)
+    _restore_targets(estimator, folder, config)
+    return estimator
+
+
+def _restore_targets(estimator: Any, folder: Path, config: dict[str, Any]) -> None:
+    estimator.targets_ = list(config["targets"])
+    estimator.classes_per_target_ = {
+        name: np.asarray(values) for name, values in config["classes"].items()
+    }
+    estimator.answers_ = {k: list(v) for k, v in config["answers"].items()}
+    estimator.attribute_columns_ = config.get("attribute_columns")
+    estimator.history_ = {}
+    classes = [estimator.classes_per_target_[t] for t in estimator.targets_]
+    if "regression" in config:
+        estimator.target_name_ = config["regression"]["target_name"]
+        estimator.bin_edges_ = np.asarray(config["regression"]["bin_edges"])
+        estimator.probe_ = _load_probe(folder / "probe.npz")
+    elif classes:
+        estimator.classes_ = classes[0] if len(classes) == 1 else classes
+
+
+def _save_probe(probe: Any, path: Path) -> None:
+    """StandardScaler + ridge as plain arrays (no pickle)."""
+    scaler, ridge = probe[0], probe[-1]
+    np.savez(
+        path,
+        mean=scaler.mean_,
+        scale=scaler.scale_,
+        coef=np.asarray(ridge.coef_),
+        intercept=np.asarray(ridge.intercept_),
+        alpha=np.asarray(getattr(ridge, "alpha_", getattr(ridge, "alpha", 1.0))),
+    )
+
+
+def _load_probe(path: Path) -> Any:
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    with np.load(path) as data:
+        scaler = StandardScaler()
+        scaler.mean_, scaler.scale_ = data["mean"], data["scale"]
+        scaler.var_ = data["scale"] ** 2
+        scaler.n_features_in_ = int(data["mean"].shape[0])
+        scaler.n_samples_seen_ = 0
+        ridge = Ridge(alpha=float(data["alpha"]))
+        ridge.coef_, ridge.intercept_ = data["coef"], data["intercept"][()]
+        ridge.n_features_in_ = scaler.n_features_in_
+    return make_pipeline(scaler, ridge)
