@@ -6,7 +6,8 @@
   instruction tuning, answers scored by log-probability) and
   :class:`FMRILMRegressor` (ordinal bins + ridge probe on hidden states).
 - Pieces: prompts and the question bank (:mod:`~brainlm_decode.lm.prompts`),
-  instruction data (:mod:`~brainlm_decode.lm.instruction`), token layouts
+  instruction data (:mod:`~brainlm_decode.lm.instruction`), target handling and
+  answer scoring (:mod:`~brainlm_decode.lm.targets`), token layouts
   (:mod:`~brainlm_decode.lm.fmri_input`), the torch model
   (:mod:`~brainlm_decode.lm.model`), Stage 2 (:mod:`~brainlm_decode.lm.pretrain`),
   the training loop (:mod:`~brainlm_decode.lm.train`) and adapter files
@@ -27,7 +28,7 @@ _LAZY = {
     "lora_defaults": "backbones",
     "FMRILMClassifier": "classifier",
     "FMRILMRegressor": "classifier",
-    "ordinal_bins": "classifier",
+    "ordinal_bins": "targets",
     "QUESTION_BANK": "prompts",
     "OPEN_QUESTIONS": "prompts",
     "answer_texts": "prompts",

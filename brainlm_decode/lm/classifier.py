@@ -19,370 +19,16 @@ from sklearn.base import ClassifierMixin, RegressorMixin
 
 from brainlm_decode.base import Interval, Satisfies, fill_doc
 from brainlm_decode.lm.core import FMRILMBase, check_series
-from brainlm_decode.lm.instruction import PARADIGMS, Collator, Example
-from brainlm_decode.lm.prompts import (
-    OPEN_QUESTIONS,
-    answer_texts,
-    format_question,
-    questions_for,
-    score_structured,
+from brainlm_decode.lm.instruction import PARADIGMS
+from brainlm_decode.lm.prompts import questions_for
+from brainlm_decode.lm.targets import (
+    BIN_WORDS,
+    TargetsMixin,
+    check_targets,
+    ordinal_bins,
 )
 
 __all__ = ["FMRILMClassifier", "FMRILMRegressor", "ordinal_bins"]
-
-
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
-def _check_targets(y: Any, n: int, owner: str) -> pd.DataFrame:
-    """y as a DataFrame of targets (one column per target), without NaN."""
-    if y is None:
-        raise ValueError(f"{owner}.fit needs targets: the 'y' argument is None.")
-    if isinstance(y, pd.DataFrame):
-        frame = y.reset_index(drop=True)
-    elif isinstance(y, pd.Series):
-        frame = y.reset_index(drop=True).to_frame(name=y.name or "target")
-    else:
-        array = np.asarray(y)
-        if array.ndim == 1:
-            frame = pd.DataFrame({"target": array})
-        elif array.ndim == 2:
-            frame = pd.DataFrame(
-                array, columns=[f"target_{j}" for j in range(array.shape[1])]
-            )
-        else:
-            raise ValueError(
-                f"The 'y' argument of {owner} must be 1D (one target) or 2D / a "
-                f"DataFrame (several). Got shape {array.shape} instead."
-            )
-    if len(frame) != n:
-        raise ValueError(
-            f"The 'y' argument of {owner} must have one row per subject of X ({n}). "
-            f"Got {len(frame)} instead."
-        )
-    missing = frame.isna()
-    if missing.to_numpy().any():
-        column = frame.columns[missing.any(axis=0)][0]
-        rows = np.flatnonzero(missing[column].to_numpy())[:5].tolist()
-        raise ValueError(
-            f"The 'y' argument of {owner} has missing values (NaN) in target "
-            f"{column!r} (rows {rows}). Drop these subjects or impute the target."
-        )
-    frame.columns = [str(c) for c in frame.columns]
-    return frame
-
-
-def ordinal_bins(y: Any, n_bins: int) -> np.ndarray:
-    """Quantile edges cutting a continuous target into ordinal bins.
-
-    Parameters
-    ----------
-    y : array-like of shape (n_samples,)
-        Training values.
-    n_bins : int
-        Number of bins (at least 2).
-
-    Returns
-    -------
-    ndarray of shape (n_bins - 1,)
-        Inner edges; ``np.digitize(y, edges)`` gives bins ``0 .. n_bins - 1``.
-
-    Examples
-    --------
-    >>> ordinal_bins([1, 2, 3, 4, 5, 6], 3).tolist()
-    [2.666666666666667, 4.333333333333333]
-    """
-    values = np.asarray(y, dtype=float)
-    return np.quantile(values, np.linspace(0, 1, int(n_bins) + 1)[1:-1])
-
-
-_BIN_WORDS = {
-    2: ("low", "high"),
-    3: ("low", "medium", "high"),
-    4: ("very low", "low", "high", "very high"),
-    5: ("very low", "low", "medium", "high", "very high"),
-}
-
-
-class _TargetsMixin:
-    """fit / predict machinery over a DataFrame of categorical targets."""
-
-    def _fit_frame(
-        self, X: Any, frame: pd.DataFrame, texts: Any, attributes: Any
-    ) -> None:
-        from brainlm_decode.clip.train import _device_context, _seeded_torch
-
-        self.targets_ = list(frame.columns)
-        self.classes_per_target_ = {}
-        self.answers_ = {}
-        user_answers = dict(self.answers or {})
-        for name in self.targets_:
-            classes = np.unique(frame[name].to_numpy())
-            if classes.size < 2:
-                raise ValueError(
-                    f"Target {name!r} of {type(self).__name__} has a single class "
-                    f"({classes.tolist()}); a classifier needs at least two."
-                )
-            self.classes_per_target_[name] = classes
-            self.answers_[name] = answer_texts(name, classes, user_answers.get(name))
-        if attributes is not None:
-            shared = set(map(str, pd.DataFrame(attributes).columns)) & set(
-                self.targets_
-            )
-            if shared:
-                raise ValueError(
-                    f"The 'attributes' argument of {type(self).__name__} holds the "
-                    f"targets {sorted(shared)}: the answer would be in the prompt."
-                )
-        self.attribute_columns_ = (
-            None if attributes is None else list(pd.DataFrame(attributes).columns)
-        )
-        series, texts_, features = self._prepare(X, texts)
-        contexts = self._contexts(series, attributes, texts_)
-        accelerator, seeds = self._accelerator()
-        history: dict[str, Any] = {}
-        with (
-            _device_context(self.device, accelerator),
-            _seeded_torch(int(seeds[3]), accelerator.device),
-        ):
-            if not (self.warm_start and hasattr(self, "model_")):
-                self._setup_model(accelerator, int(seeds[0]))
-            if self.pretrain_epochs > 0:
-                history["pretrain"] = self._stage2(
-                    series, features, texts_, accelerator, seeds, self.pretrain_epochs
-                )
-            if self.n_epochs > 0:
-                history["instruction"] = self._stage3(
-                    frame, features, contexts, accelerator, seeds
-                )
-        self.history_ = history
-
-    def _stage3(
-        self,
-        frame: pd.DataFrame,
-        features: np.ndarray,
-        contexts: list[str] | None,
-        accelerator: Any,
-        seeds: np.ndarray,
-    ) -> dict[str, list[float]]:
-        """Stage 3 instruction tuning on the paradigms of ``paradigms``."""
-        from brainlm_decode.lm.instruction import sample_instructions
-
-        per_subject = {}
-        for name in self.targets_:
-            index = np.searchsorted(
-                self.classes_per_target_[name], frame[name].to_numpy()
-            )
-            per_subject[name] = [self.answers_[name][i] for i in index]
-        self.model_.fmri_head.requires_grad_(False)
-        collator = self._collator({"instruction": 1.0})
-
-        def units(epoch: int) -> list[list[Example]]:
-            rng = np.random.RandomState((int(seeds[2]) + 7919 * (epoch + 1)) % 2**32)
-            examples = sample_instructions(
-                per_subject, rng, paradigms=self.paradigms, contexts=contexts
-            )
-            return [[ex] for ex in examples]
-
-        return self._train(
-            units,
-            lambda examples: collator(examples, features),
-            n_epochs=self.n_epochs,
-            accelerator=accelerator,
-            seed=int(seeds[1]) + 1,
-            desc="fMRI-LM stage 3",
-        )
-
-    # -- prediction ---------------------------------------------------------------------
-    def _inputs(self, X: Any, attributes: Any) -> tuple[np.ndarray, list[str] | None]:
-        self._check_fitted()
-        series = check_series(X, type(self).__name__)
-        columns = getattr(self, "attribute_columns_", None)
-        if columns is not None and attributes is None:
-            raise ValueError(
-                f"{type(self).__name__} was fitted with subject attributes "
-                f"{columns}; pass them as 'attributes' here too."
-            )
-        return self._token_features(series), self._contexts(series, attributes)
-
-    def _target_proba(
-        self, features: np.ndarray, contexts: list[str] | None, name: str
-    ) -> np.ndarray:
-        scores = self._answer_log_probs(
-            features, contexts, questions_for(name)[0], self.answers_[name]
-        )
-        return _softmax(scores)
-
-    def _zero_shot(
-        self,
-        features: np.ndarray,
-        contexts: list[str] | None,
-        question: Any,
-        answers: Any,
-    ) -> np.ndarray:
-        if question is None or answers is None:
-            raise ValueError(
-                "Zero-shot prediction needs both 'question' (str) and 'answers' "
-                "(a list of at least two distinct answer texts)."
-            )
-        answers = [str(a).strip().lower() for a in answers]
-        if len(answers) < 2 or len(set(answers)) != len(answers):
-            raise ValueError(
-                "The 'answers' argument must hold at least two distinct answer texts. "
-                f"Got {answers}."
-            )
-        scores = self._answer_log_probs(features, contexts, str(question), answers)
-        return _softmax(scores)
-
-    def _names(self, target: Any) -> list[str]:
-        self._check_fitted()
-        if target is None:
-            if not getattr(self, "targets_", None):
-                raise ValueError(
-                    f"{type(self).__name__} was pretrained without targets: pass "
-                    "'question' and 'answers' to predict zero-shot, or fit it."
-                )
-            return list(self.targets_)
-        if str(target) not in self.targets_:
-            raise ValueError(
-                f"The 'target' argument must be one of {self.targets_}. Got {target!r}."
-            )
-        return [str(target)]
-
-    def _check_labels(self, frame: pd.DataFrame) -> None:
-        for name in frame.columns:
-            if name not in self.classes_per_target_:
-                raise ValueError(
-                    f"Target {name!r} was not seen in fit; known targets: "
-                    f"{self.targets_}."
-                )
-            unseen = sorted(
-                set(frame[name].tolist())
-                - set(self.classes_per_target_[name].tolist()),
-                key=str,
-            )
-            if unseen:
-                raise ValueError(
-                    f"The 'y' argument has labels {unseen} for target {name!r} that "
-                    f"were not seen in fit (classes: "
-                    f"{self.classes_per_target_[name].tolist()})."
-                )
-
-    def generate(
-        self,
-        X: Any,
-        question: str | None = None,
-        *,
-        max_new_tokens: int = 48,
-        attributes: Any = None,
-    ) -> list[str]:
-        """Greedy text answers (open-ended paradigm by default).
-
-        Parameters
-        ----------
-        X : list of ndarray of shape (n_timepoints, n_rois) or 3D array
-            Preprocessed ROI time series.
-        question : str or None, default=None
-            Question; ``None`` asks for the structured description
-            (``"diagnosis: ...; sex: ..."``), which :meth:`score_generated`
-            checks field by field.
-        max_new_tokens : int, default=48
-            Most tokens generated per subject (stops at the end-of-sequence token).
-        attributes : DataFrame or None, default=None
-            Subject attributes, as in ``fit``.
-
-        Returns
-        -------
-        list of str
-            One answer per subject.
-        """
-        features, contexts = self._inputs(X, attributes)
-        prompt = format_question(question or OPEN_QUESTIONS[0])
-        collator = self._collator()
-        return [
-            self._greedy(
-                collator,
-                features[i : i + 1],
-                (contexts[i] + " " if contexts else "") + prompt,
-                max_new_tokens,
-            )
-            for i in range(features.shape[0])
-        ]
-
-    def _greedy(
-        self, collator: Collator, features: np.ndarray, prompt: str, max_new: int
-    ) -> str:
-        import torch
-
-        from brainlm_decode.lm.fmri_input import block_ids
-
-        ids, segments, _ = collator.layout(Example(0, prompt, ""))
-        device = next(self.model_.parameters()).device
-        new: list[int] = []
-        base = collator([Example(0, prompt, "")], features)
-        for _ in range(int(max_new)):
-            full = ids + new
-            segs = segments[:-1] + [("text", segments[-1][1] + len(new))]
-            batch = dict(base)
-            batch["input_ids"] = torch.as_tensor([full])
-            batch["blocks"] = torch.as_tensor(
-                block_ids(segs, collator.n_groups, collator.block_causal)
-            )[None]
-            batch = {k: v.to(device) for k, v in batch.items()}
-            with torch.no_grad():
-                hidden = self.model_.hidden_states(batch)[0, -1]
-                token = int(self.model_.logits(hidden).argmax())
-            if token == collator.eos_id:
-                break
-            new.append(token)
-        return self.lm_tokenizer_.decode(new, skip_special_tokens=True).strip()
-
-    def answer_frame(self, y: Any) -> pd.DataFrame:
-        """Answer text of each subject's labels (the truth of :meth:`score_generated`).
-
-        Parameters
-        ----------
-        y : array-like or DataFrame
-            Labels of the fitted targets.
-
-        Returns
-        -------
-        DataFrame
-            One column per target, answer texts.
-        """
-        self._check_fitted()
-        frame = self._label_frame(y)
-        self._check_labels(frame)
-        out = {}
-        for name in frame.columns:
-            index = np.searchsorted(
-                self.classes_per_target_[name], frame[name].to_numpy()
-            )
-            out[name] = [self.answers_[name][i] for i in index]
-        return pd.DataFrame(out)
-
-    def score_generated(self, texts: Sequence[str], y: Any) -> dict[str, Any]:
-        """Rule-based scoring of generated descriptions against the true labels.
-
-        Parameters
-        ----------
-        texts : sequence of str
-            Output of :meth:`generate` (open-ended paradigm).
-        y : array-like or DataFrame
-            True labels of the fitted targets.
-
-        Returns
-        -------
-        dict
-            See :func:`~brainlm_decode.lm.prompts.score_structured`: per-field
-            accuracy, parse rate and the all-fields-correct rate.
-        """
-        truth = self.answer_frame(y)
-        schema = {name: self.answers_[name] for name in truth.columns}
-        return score_structured(texts, truth, schema)
 
 
 _SHARED_DOC = """
@@ -468,7 +114,7 @@ def _shared_init(self: Any, params: dict[str, Any]) -> None:
             setattr(self, name, value)
 
 
-class FMRILMClassifier(_TargetsMixin, ClassifierMixin, FMRILMBase):
+class FMRILMClassifier(TargetsMixin, ClassifierMixin, FMRILMBase):
     """Predict phenotypes from resting-state fMRI with a language model (fMRI-LM).
 
     ``fit(X, y)``: fits the descriptors and the tokenizer on the training
@@ -554,7 +200,7 @@ class FMRILMClassifier(_TargetsMixin, ClassifierMixin, FMRILMBase):
 
     def _label_frame(self, y: Any) -> pd.DataFrame:
         n = len(y)
-        frame = _check_targets(y, n, type(self).__name__)
+        frame = check_targets(y, n, type(self).__name__)
         if len(self.targets_) == 1 and frame.shape[1] == 1:
             frame.columns = list(self.targets_)
         return frame
@@ -587,7 +233,7 @@ class FMRILMClassifier(_TargetsMixin, ClassifierMixin, FMRILMBase):
         """
         self._validate_params()
         n = len(check_series(X, type(self).__name__))
-        frame = _check_targets(y, n, type(self).__name__)
+        frame = check_targets(y, n, type(self).__name__)
         self._fit_frame(X, frame, texts, attributes)
         classes = [self.classes_per_target_[t] for t in self.targets_]
         self.classes_ = classes[0] if len(classes) == 1 else classes
@@ -706,7 +352,7 @@ def _document(cls: type) -> type:
 _document(FMRILMClassifier)
 
 
-class FMRILMRegressor(_TargetsMixin, RegressorMixin, FMRILMBase):
+class FMRILMRegressor(TargetsMixin, RegressorMixin, FMRILMBase):
     """Continuous phenotypes from fMRI-LM: ordinal bins + a ridge probe.
 
     ``fit`` cuts the target into ``n_bins`` quantile bins (``"low"``,
@@ -775,10 +421,10 @@ class FMRILMRegressor(_TargetsMixin, RegressorMixin, FMRILMBase):
         _shared_init(self, locals())
 
     def _label_frame(self, y: Any) -> pd.DataFrame:
-        return _check_targets(y, len(y), type(self).__name__)
+        return check_targets(y, len(y), type(self).__name__)
 
     def _bin_frame(self, y: np.ndarray) -> pd.DataFrame:
-        words = _BIN_WORDS.get(self.n_bins) or tuple(
+        words = BIN_WORDS.get(self.n_bins) or tuple(
             f"bin {k + 1}" for k in range(self.n_bins)
         )
         index = np.digitize(y, self.bin_edges_)
@@ -815,7 +461,7 @@ class FMRILMRegressor(_TargetsMixin, RegressorMixin, FMRILMBase):
 
         self._validate_params()
         n = len(check_series(X, type(self).__name__))
-        frame = _check_targets(y, n, type(self).__name__)
+        frame = check_targets(y, n, type(self).__name__)
         if frame.shape[1] != 1:
             raise ValueError(f"{type(self).__name__} takes one continuous target.")
         values = pd.to_numeric(frame.iloc[:, 0], errors="raise").to_numpy(float)
