@@ -20,6 +20,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from brainlm_decode import (
     CLIPDecoder,
     FMRIDescriptorTransformer,
+    FMRILMClassifier,
+    FMRITokenizer,
     ROITimeSeriesPreprocessor,
 )
 from brainlm_decode.descriptors import (
@@ -30,6 +32,7 @@ from brainlm_decode.descriptors import (
     NormativeModel,
 )
 from brainlm_decode.imaging.spaces import AtlasSpace, DiFuMoSpace, MNIParcelSpace
+from brainlm_decode.lm import FMRILMRegressor, GemmaBackbone, HFBackbone
 from brainlm_decode.text.encoders import HFEncoder, MiniLMEncoder
 from brainlm_decode.text.gemma import GemmaEncoder
 
@@ -51,6 +54,11 @@ NON_ARRAY_ESTIMATORS = [
     FunctionalGradients(random_state=0),
     GraphMetrics(random_state=0),
     ICADescriptors(random_state=0),
+    FMRITokenizer(random_state=0),
+    FMRILMClassifier(random_state=0),
+    FMRILMRegressor(random_state=0),
+    HFBackbone(),
+    GemmaBackbone(),
 ]
 
 #: Estimators of named tables (pandas DataFrames with fixed column names): 2D, but

@@ -119,6 +119,14 @@ class HFBackbone(BaseBrainLMEstimator):
         self.model = model
         self.torch_dtype = torch_dtype
 
+    def __sklearn_tags__(self) -> Any:
+        """Tags: a model loader, not fitted, whose inputs are texts."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.requires_fit = False
+        return tags
+
     # -- where the weights are ---------------------------------------------------------
     @property
     def model_id(self) -> str:
