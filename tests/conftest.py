@@ -150,3 +150,52 @@ def tiny_causal_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     GPT2LMHeadModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def torchrun():
+    """Launch ``torchrun --nproc_per_node N <args>`` on localhost (gloo, 1 thread).
+
+    Returns a function ``run(args, n_processes, cwd)`` that asserts a zero exit
+    status (with the end of the output in the message) and returns the
+    ``subprocess.CompletedProcess``.
+    """
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+
+    def run(args: list[str], n_processes: int, cwd: Path) -> object:
+        port = _free_port()
+        env = {
+            **os.environ,
+            "OMP_NUM_THREADS": "1",
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(port),
+            "PYTHONPATH": os.pathsep.join(
+                [str(repo), *filter(None, [os.environ.get("PYTHONPATH")])]
+            ),
+        }
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nnodes=1",
+            f"--nproc_per_node={n_processes}",
+            "--master_addr=127.0.0.1",
+            f"--master_port={port}",
+            *map(str, args),
+        ]
+        result = subprocess.run(
+            command, env=env, cwd=cwd, capture_output=True, text=True, timeout=280
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        return result
+
+    return run

@@ -9,10 +9,6 @@ every global batch).
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -21,7 +17,6 @@ import pytest
 
 pytest.importorskip("peft")
 
-REPO = Path(__file__).resolve().parents[2]
 
 _SCRIPT = textwrap.dedent(
     """
@@ -71,50 +66,22 @@ _SCRIPT = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _run(tmp_path: Path, n_processes: int, lm_dir: Path, tokenizer_dir: Path) -> dict:
+def _run(
+    torchrun, tmp_path: Path, n_processes: int, lm_dir: Path, tokenizer_dir: Path
+) -> dict:
     script = tmp_path / "train_lm.py"
     script.write_text(_SCRIPT)
     out = tmp_path / f"out{n_processes}"
     out.mkdir()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",
-        "MASTER_ADDR": "127.0.0.1",
-        "MASTER_PORT": str(port),
-        "PYTHONPATH": os.pathsep.join(
-            [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
-        ),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nnodes=1",
-        f"--nproc_per_node={n_processes}",
-        "--master_addr=127.0.0.1",
-        f"--master_port={port}",
-        str(script),
-        str(lm_dir),
-        str(tokenizer_dir),
-        str(out),
-    ]
-    result = subprocess.run(
-        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=280
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    torchrun([script, str(lm_dir), str(tokenizer_dir), str(out)], n_processes, tmp_path)
     return {"dir": out, **json.loads((out / "history.json").read_text())}
 
 
 @pytest.mark.multiprocess
 @pytest.mark.timeout(300)
-def test_torchrun_two_processes_agree_and_match_one(tmp_path, tiny_causal_lm_dir):
+def test_torchrun_two_processes_agree_and_match_one(
+    tmp_path, tiny_causal_lm_dir, torchrun
+):
     from brainlm_decode import FMRITokenizer
     from brainlm_decode.datasets import make_fmri_cohort
 
@@ -133,7 +100,7 @@ def test_torchrun_two_processes_agree_and_match_one(tmp_path, tiny_causal_lm_dir
         random_state=0,
     ).fit(cohort.timeseries).save(tokenizer_dir)
 
-    two = _run(tmp_path, 2, tiny_causal_lm_dir, tokenizer_dir)
+    two = _run(torchrun, tmp_path, 2, tiny_causal_lm_dir, tokenizer_dir)
     assert two["n_processes"] == 2
     # every process ends with the same adapters and the same predictions
     np.testing.assert_array_equal(
@@ -142,7 +109,7 @@ def test_torchrun_two_processes_agree_and_match_one(tmp_path, tiny_causal_lm_dir
     np.testing.assert_array_equal(
         np.load(two["dir"] / "proba_0.npy"), np.load(two["dir"] / "proba_1.npy")
     )
-    one = _run(tmp_path, 1, tiny_causal_lm_dir, tokenizer_dir)
+    one = _run(torchrun, tmp_path, 1, tiny_causal_lm_dir, tokenizer_dir)
     assert one["n_processes"] == 1
     # the global batch is the same: averaged gradients give the one-process run
     np.testing.assert_allclose(two["loss"], one["loss"], rtol=1e-3)

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
 
 _SCRIPT = textwrap.dedent(
     """
@@ -72,49 +66,19 @@ _SCRIPT = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _run(tmp_path: Path, n_processes: int) -> dict:
+def _run(torchrun, tmp_path: Path, n_processes: int) -> dict:
     script = tmp_path / "train_tokenizer.py"
     script.write_text(_SCRIPT)
     out = tmp_path / f"out{n_processes}"
     out.mkdir()
-    port = _free_port()
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",
-        "MASTER_ADDR": "127.0.0.1",
-        "MASTER_PORT": str(port),
-        "PYTHONPATH": os.pathsep.join(
-            [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
-        ),
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nnodes=1",
-        f"--nproc_per_node={n_processes}",
-        "--master_addr=127.0.0.1",
-        f"--master_port={port}",
-        str(script),
-        str(out),
-    ]
-    result = subprocess.run(
-        command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=280
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    torchrun([script, str(out)], n_processes, tmp_path)
     return {"dir": out, **json.loads((out / "history.json").read_text())}
 
 
 @pytest.mark.multiprocess
 @pytest.mark.timeout(300)
-def test_torchrun_two_processes_agree_and_match_one(tmp_path) -> None:
-    two = _run(tmp_path, 2)
+def test_torchrun_two_processes_agree_and_match_one(tmp_path, torchrun) -> None:
+    two = _run(torchrun, tmp_path, 2)
     assert two["n_processes"] == 2
     for name in ("fsq", "vq"):
         # every process ends with the same weights, codebook and tokens
@@ -127,7 +91,7 @@ def test_torchrun_two_processes_agree_and_match_one(tmp_path) -> None:
             np.load(two["dir"] / f"{name}_ids_1.npy"),
         )
         assert two[name]["reconstruction"][-1] < two[name]["reconstruction"][0]
-    one = _run(tmp_path, 1)
+    one = _run(torchrun, tmp_path, 1)
     # FSQ has no data-dependent codebook: the global batch (gradients averaged,
     # SigLIP against the gathered texts) gives the one-process training
     for key in ("loss", "reconstruction", "contrastive"):
