@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -124,3 +125,61 @@ def check_format_version(found: object, supported: int, what: str, path: object)
             "brainlm_decode."
         )
     return version
+
+
+def read_config(
+    folder: str | os.PathLike,
+    name: str,
+    *,
+    format_name: str,
+    supported: int,
+    what: str,
+    required: tuple[str, ...] = (),
+) -> dict:
+    """Read and check the JSON configuration of a saved object.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        Folder written by the object's ``save``.
+    name : str
+        File name of the configuration in ``folder``.
+    format_name : str
+        Expected value of its ``"format"`` entry.
+    supported : int
+        Newest ``"format_version"`` this version reads.
+    what : str
+        What was saved, for messages (``"saved FMRITokenizer"``).
+    required : tuple of str, default=()
+        Entries the configuration must have.
+
+    Returns
+    -------
+    dict
+        The configuration.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file is missing.
+    ValueError
+        Invalid JSON, another format, a newer format version or missing entries.
+    """
+    path = Path(folder) / name
+    if not path.is_file():
+        raise FileNotFoundError(f"No {what} in {str(folder)!r}: {name} is missing.")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(config, dict) or config.get("format") != format_name:
+        found = config.get("format") if isinstance(config, dict) else None
+        raise ValueError(
+            f"{path} does not describe a {what} (format {found!r}, expected "
+            f"{format_name!r})."
+        )
+    check_format_version(config.get("format_version"), supported, what, path)
+    missing = set(required) - set(config)
+    if missing:
+        raise ValueError(f"{path} lacks the entries {sorted(missing)}.")
+    return config

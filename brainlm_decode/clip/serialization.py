@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from brainlm_decode._io import atomic_write, sha256_file
+from brainlm_decode._io import atomic_write, read_config, sha256_file
 from brainlm_decode._version import __version__
 
 __all__ = [
@@ -93,28 +93,14 @@ def save_clip(model: Any, folder: str | os.PathLike) -> Path:
 
 
 def _read_config(folder: Path) -> dict[str, Any]:
+    config = read_config(
+        folder,
+        CONFIG_NAME,
+        format_name=FORMAT_NAME,
+        supported=FORMAT_VERSION,
+        what="saved CLIPModel",
+    )
     path = folder / CONFIG_NAME
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"No saved CLIP model in {str(folder)!r}: {CONFIG_NAME} is missing."
-        )
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
-        raise ValueError(
-            f"{path} does not describe a saved CLIPModel (format "
-            f"{config.get('format') if isinstance(config, dict) else None!r}, "
-            f"expected {FORMAT_NAME!r})."
-        )
-    version = config.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(
-            f"{path} has format_version {version!r}; this brainlm_decode "
-            f"({__version__}) reads versions up to {FORMAT_VERSION}. Upgrade the "
-            "package to load it."
-        )
     weights = config.get("weights")
     if not isinstance(config.get("model"), dict) or not (
         isinstance(weights, dict) and {"file", "sha256"} <= set(weights)

@@ -22,7 +22,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from brainlm_decode._io import atomic_directory, check_format_version, sha256_file
+from brainlm_decode._io import atomic_directory, read_config, sha256_file
 from brainlm_decode._version import __version__
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_tokenizer", "save_tokenizer"]
@@ -156,28 +156,14 @@ def save_tokenizer(tokenizer: Any, path: str | os.PathLike) -> Path:
 
 
 def _read_config(folder: Path) -> dict[str, Any]:
-    path = folder / CONFIG_NAME
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"No saved FMRITokenizer in {str(folder)!r}: {CONFIG_NAME} is missing."
-        )
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
-        found = config.get("format") if isinstance(config, dict) else None
-        raise ValueError(
-            f"{path} does not describe a saved FMRITokenizer (format {found!r}, "
-            f"expected {FORMAT_NAME!r})."
-        )
-    check_format_version(
-        config.get("format_version"), FORMAT_VERSION, "saved FMRITokenizer", path
+    return read_config(
+        folder,
+        CONFIG_NAME,
+        format_name=FORMAT_NAME,
+        supported=FORMAT_VERSION,
+        what="saved FMRITokenizer",
+        required=("params", "model", "fitted", "weights"),
     )
-    missing = {"params", "model", "fitted", "weights"} - set(config)
-    if missing:
-        raise ValueError(f"{path} lacks the entries {sorted(missing)}.")
-    return config
 
 
 def load_tokenizer(path: str | os.PathLike, *, device: Any = "cpu") -> Any:
