@@ -32,6 +32,7 @@ _LAZY_NAMES: dict[str, str] = {
     "ROITimeSeriesPreprocessor": "brainlm_decode.descriptors.preprocessing",
     "FMRITokenizer": "brainlm_decode.tokenizer.estimator",
     "FMRILMClassifier": "brainlm_decode.lm.classifier",
+    "FMRILMRegressor": "brainlm_decode.lm.classifier",
 }
 
 _SUBMODULES = (

@@ -85,7 +85,8 @@ _SHARED_DOC = """
         AdamW weight decay of weight matrices.
     max_grad_norm : float or None, default=1.0
         Gradient clipping.
-    paradigms : tuple of {"single", "multi", "open"}, default=all
+    paradigms : tuple of {"single", "multi", "open"}
+        Default: all three for the classifier, ``("single",)`` for the regressor.
         Instruction paradigms sampled per example: single question, several
         questions answered with ``|`` (needs two targets), open-ended
         structured description.

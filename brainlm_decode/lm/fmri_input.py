@@ -10,7 +10,7 @@ layout                    tokens per scan                      paper
 ========================  ===================================  =====================
 ``"patch"``               ``n_rois * n_patches`` (450 x 5)     patch 32
 ``"roi"``                 ``n_rois`` (patches averaged)        patch 160
-``"network"``             ``n_networks * n_patches`` (~8 x 5)  (cheaper, CPU default)
+``"network"``             ``n_networks * n_patches`` (7 x 5)    (cheaper, CPU default)
 ``"parcel_groups"``       ``n_token_groups * n_patches``       (cheaper, any atlas)
 ========================  ===================================  =====================
 

@@ -357,7 +357,9 @@ class FMRILanguageModel(nn.Module):
         return {"loss": text + f2f, "text": text.detach(), "f2f": f2f.detach()}
 
     @torch.no_grad()
-    def sequence_log_probs(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def sequence_log_probs(
+        self, batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-row summed log-probabilities of the labelled tokens.
 
         Parameters

