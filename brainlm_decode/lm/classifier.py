@@ -98,6 +98,12 @@ _SHARED_DOC = """
     answer_scoring : {"sum", "mean"}, default="sum"
         Score of an answer: sum of its tokens' log-probabilities (the sequence
         probability, end token included) or their mean.
+    class_weight : {"balanced"} or None, default=None
+        ``"balanced"`` weighs each Stage 3 example's answer loss by
+        ``n_subjects / (n_classes * n_subjects_of_its_class)`` (the mean over
+        the targets it asks about), as scikit-learn's ``class_weight``, so that
+        a rare class (e.g. 8 women of 56) is not answered away by the majority.
+        ``None``: every example weighs 1 (fMRI-LM).
     warm_start : bool, default=False
         Continue from the current model (after :meth:`pretrain` or a previous
         fit, same tokenizer and layout): few-shot adaptation.
@@ -191,6 +197,7 @@ class FMRILMClassifier(TargetsMixin, ClassifierMixin, FMRILMBase):
         answers: dict[str, Any] | None = None,
         descriptor_context: bool = False,
         answer_scoring: str = "sum",
+        class_weight: str | None = None,
         warm_start: bool = False,
         device: Any = "auto",
         batch_size: int = 8,
@@ -411,6 +418,7 @@ class FMRILMRegressor(TargetsMixin, RegressorMixin, FMRILMBase):
         answers: dict[str, Any] | None = None,
         descriptor_context: bool = False,
         answer_scoring: str = "sum",
+        class_weight: str | None = None,
         warm_start: bool = False,
         n_bins: int = 3,
         alphas: Sequence[float] = (0.1, 1.0, 10.0, 100.0, 1000.0),

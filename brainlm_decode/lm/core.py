@@ -134,6 +134,7 @@ class FMRILMBase(BaseBrainLMEstimator):
         "answers": [None, dict],
         "descriptor_context": [bool],
         "answer_scoring": [Options("sum", "mean")],
+        "class_weight": [None, Options("balanced")],
         "warm_start": [bool],
     }
 

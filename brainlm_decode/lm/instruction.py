@@ -65,6 +65,8 @@ class Example:
         ``"instruction"``, ``"f2t"`` or ``"t2t"`` (selects the loss weight).
     f2f : bool
         Whether the fMRI tokens' next-patch codes count (Stage 2 F2F).
+    weight : float
+        Relative loss weight of the example within its task (class weights).
     """
 
     subject: int
@@ -72,6 +74,7 @@ class Example:
     target: str
     task: str = "instruction"
     f2f: bool = False
+    weight: float = 1.0
 
 
 def _context(contexts: Sequence[str] | None, i: int) -> str:
@@ -86,6 +89,7 @@ def sample_instructions(
     *,
     paradigms: Sequence[str] = PARADIGMS,
     contexts: Sequence[str] | None = None,
+    weights: Mapping[str, Sequence[float]] | None = None,
 ) -> list[Example]:
     """One instruction example per subject, paradigm and questions drawn at random.
 
@@ -101,6 +105,10 @@ def sample_instructions(
     contexts : sequence of str or None, default=None
         Text placed before the question for each subject (subject attributes,
         descriptor text).
+    weights : mapping of str to sequence of float or None, default=None
+        Target name -> loss weight of each subject for that target (class
+        weights). An example's weight is the mean over the targets it asks
+        about; ``None`` weighs every example 1.
 
     Returns
     -------
@@ -126,12 +134,14 @@ def sample_instructions(
         paradigm = usable[rng.randint(len(usable))]
         if paradigm == "single":
             name = names[rng.randint(len(names))]
+            asked = [name]
             bank = questions_for(name)
             prompt = format_question(bank[rng.randint(len(bank))])
             target = answers[name][i]
         elif paradigm == "multi":
             size = rng.randint(2, len(names) + 1)
             chosen = [names[j] for j in rng.permutation(len(names))[:size]]
+            asked = chosen
             questions = [
                 questions_for(t)[rng.randint(len(questions_for(t)))] for t in chosen
             ]
@@ -140,7 +150,13 @@ def sample_instructions(
         else:
             prompt = format_question(OPEN_QUESTIONS[rng.randint(len(OPEN_QUESTIONS))])
             target = format_structured_answer({t: answers[t][i] for t in names})
-        examples.append(Example(i, _context(contexts, i) + prompt, target))
+            asked = names
+        weight = (
+            1.0 if weights is None else float(np.mean([weights[t][i] for t in asked]))
+        )
+        examples.append(
+            Example(i, _context(contexts, i) + prompt, target, weight=weight)
+        )
     return examples
 
 
@@ -272,12 +288,18 @@ class Collator:
             )
 
     def _weights(self, examples: Sequence[Example], n_target: list[int]) -> list[float]:
-        """Per-token weight of each row: task weight / task's target tokens in batch."""
-        totals: dict[str, int] = {}
+        """Per-token weight of each row.
+
+        Task weight x example weight / the task's weighted target tokens in the
+        batch (a weighted mean over the task's target tokens).
+        """
+        totals: dict[str, float] = {}
         for ex, n in zip(examples, n_target, strict=True):
-            totals[ex.task] = totals.get(ex.task, 0) + n
+            totals[ex.task] = totals.get(ex.task, 0.0) + n * ex.weight
         return [
-            self.task_weights.get(ex.task, 1.0) / max(totals[ex.task], 1)
+            self.task_weights.get(ex.task, 1.0)
+            * ex.weight
+            / max(totals[ex.task], 1e-12)
             for ex in examples
         ]
 

@@ -167,19 +167,25 @@ class TargetsMixin:
         """Stage 3 instruction tuning on the paradigms of ``paradigms``."""
         from brainlm_decode.lm.instruction import sample_instructions
 
-        per_subject = {}
+        per_subject, weights = {}, {}
         for name in self.targets_:
             index = np.searchsorted(
                 self.classes_per_target_[name], frame[name].to_numpy()
             )
             per_subject[name] = [self.answers_[name][i] for i in index]
+            counts = np.bincount(index, minlength=len(self.classes_per_target_[name]))
+            weights[name] = len(index) / (counts.size * counts[index])
         self.model_.fmri_head.requires_grad_(False)
         collator = self._collator({"instruction": 1.0})
 
         def units(epoch: int) -> list[list[Example]]:
             rng = np.random.RandomState((int(seeds[2]) + 7919 * (epoch + 1)) % 2**32)
             examples = sample_instructions(
-                per_subject, rng, paradigms=self.paradigms, contexts=contexts
+                per_subject,
+                rng,
+                paradigms=self.paradigms,
+                contexts=contexts,
+                weights=weights if self.class_weight == "balanced" else None,
             )
             return [[ex] for ex in examples]
 

@@ -243,9 +243,37 @@ def test_collator_layout(tiny_causal_lm_dir):
     weights = batch["label_weights"]
     assert float(weights[:2].sum()) == pytest.approx(1.0)
     assert float(weights[2].sum()) == pytest.approx(1.0)
+    # example weights (class weights) scale the rows within their task
+    weighted = [Example(2, format_question("Sex?"), "male", weight=3.0), examples[1]]
+    rows = collator(weighted, features)["label_weights"]
+    assert float(rows.sum()) == pytest.approx(1.0)
+    per_token = rows.max(dim=1).values
+    assert float(per_token[0] / per_token[1]) == pytest.approx(3.0)
     short = Collator(tokenizer, n_groups=2, n_tokens=4, max_length=8)
     with pytest.raises(ValueError, match="token_layout"):
         short(examples, features)
+
+
+def test_sample_instructions_weights_are_means_over_asked_targets():
+    answers = {"sex": ["male", "female", "male"], "diagnosis": ["a", "a", "c"]}
+    weights = {"sex": [0.5, 2.0, 0.5], "diagnosis": [1.0, 1.0, 4.0]}
+    examples = sample_instructions(
+        answers, np.random.RandomState(0), weights=weights, paradigms=["open"]
+    )
+    assert [e.weight for e in examples] == [0.75, 1.5, 2.25]
+    for seed in range(5):
+        for i, e in enumerate(
+            sample_instructions(
+                answers,
+                np.random.RandomState(seed),
+                weights=weights,
+                paradigms=["single"],
+            )
+        ):
+            asked = "sex" if e.target in ("male", "female") else "diagnosis"
+            assert e.weight == weights[asked][i]
+    unweighted = sample_instructions(answers, np.random.RandomState(0))
+    assert {e.weight for e in unweighted} == {1.0}
 
 
 def test_stage2_units_pair_fmri_and_text():
