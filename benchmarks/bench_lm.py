@@ -342,8 +342,9 @@ def print_table(results: pd.DataFrame, header: str = "results") -> None:
     print(
         "mean and sd over the folds done (population sd); chance 0.5 for both scores. "
         "fMRI-LM: one fit per fold for both targets (its train time is shown on "
-        "both rows), answers scored by log-probability, predict = argmax, no class "
-        "weighting; baselines: logistic regression C=0.1, balanced class weights. "
+        "both rows), answers scored by log-probability, predict = argmax, Stage 3 "
+        "class weights as in the settings above; baselines: logistic regression "
+        "C=0.1, balanced class weights. "
         f"Train time includes preprocessing; latency = predict_proba time / test "
         f"subject, per target (preprocessing transform: {prep:.1f} ms/subject more)."
     )
