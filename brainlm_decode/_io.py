@@ -183,3 +183,24 @@ def read_config(
     if missing:
         raise ValueError(f"{path} lacks the entries {sorted(missing)}.")
     return config
+
+
+def checked_file(folder: str | os.PathLike, entry: dict, config_name: str) -> Path:
+    """The file of a config ``entry`` (``{"file", "sha256"}``), checksum verified.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file is missing.
+    ValueError
+        When its SHA-256 differs from the one recorded in ``config_name``.
+    """
+    path = Path(folder) / entry["file"]
+    if not path.is_file():
+        raise FileNotFoundError(f"Weights file {str(path)!r} is missing.")
+    if sha256_file(path) != entry["sha256"]:
+        raise ValueError(
+            f"{path} does not match the checksum recorded in {config_name}: the "
+            "files come from different saves or the weights are corrupted."
+        )
+    return path

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from brainlm_decode._io import atomic_write, read_config, sha256_file
+from brainlm_decode._io import atomic_write, checked_file, read_config, sha256_file
 from brainlm_decode._version import __version__
 
 __all__ = [
@@ -139,14 +139,7 @@ def load_clip(folder: str | os.PathLike, device: Any = "cpu") -> Any:
 
     folder = Path(folder)
     config = _read_config(folder)
-    weights = folder / config["weights"]["file"]
-    if not weights.is_file():
-        raise FileNotFoundError(f"Weights file {str(weights)!r} is missing.")
-    if sha256_file(weights) != config["weights"]["sha256"]:
-        raise ValueError(
-            f"{weights} does not match the checksum recorded in {CONFIG_NAME}: the "
-            "files come from different saves or the weights are corrupted."
-        )
+    weights = checked_file(folder, config["weights"], CONFIG_NAME)
     model = CLIPModel.from_config(config["model"])
     model.load_state_dict(load_file(str(weights), device="cpu"), strict=True)
     return model.to(resolve_device(device)).eval()

@@ -77,6 +77,49 @@ def check_timeseries(
     return out
 
 
+def stack_timeseries(
+    X: Any, *, owner: str, n_rois: int | None = None, dtype: Any = np.float32
+) -> np.ndarray:
+    """Validate ROI time series of one length and stack them.
+
+    :func:`check_timeseries`, then a check that every subject has the same
+    number of time points (the tokenizer and the language model cut them into
+    the same patches).
+
+    Parameters
+    ----------
+    X : sequence of array-like or 3D array
+        One (n_timepoints, n_rois) array per subject.
+    owner : str
+        Estimator name for error messages.
+    n_rois : int or None, default=None
+        Expected number of ROIs.
+    dtype : numpy dtype, default=numpy.float32
+        dtype of the stacked array.
+
+    Returns
+    -------
+    ndarray of shape (n_subjects, n_timepoints, n_rois)
+
+    Raises
+    ------
+    ValueError
+        As :func:`check_timeseries`, and subjects of different lengths.
+    TypeError
+        Input that is not a sequence of arrays.
+    """
+    series = check_timeseries(X, owner=owner, n_rois=n_rois)
+    for i, array in enumerate(series):
+        if array.shape != series[0].shape:
+            raise ValueError(
+                f"The 'X' argument of {owner} must hold subjects of one shape "
+                f"(n_timepoints, n_rois); subject 0 has {series[0].shape}, subject "
+                f"{i} has {array.shape}. Bring them to one length with "
+                "ROITimeSeriesPreprocessor(n_timepoints=...)."
+            )
+    return np.stack(series).astype(dtype, copy=False)
+
+
 def check_networks(networks: Any, n_rois: int, *, owner: str) -> np.ndarray:
     """Network name per ROI, validated against the ROI count."""
     if networks is None:

@@ -18,7 +18,8 @@ import pandas as pd
 from sklearn.base import ClassifierMixin, RegressorMixin
 
 from brainlm_decode.base import Interval, Satisfies, fill_doc
-from brainlm_decode.lm.core import FMRILMBase, check_series
+from brainlm_decode.descriptors.base import stack_timeseries
+from brainlm_decode.lm.core import FMRILMBase
 from brainlm_decode.lm.instruction import PARADIGMS
 from brainlm_decode.lm.prompts import questions_for
 from brainlm_decode.lm.targets import (
@@ -240,8 +241,8 @@ class FMRILMClassifier(TargetsMixin, ClassifierMixin, FMRILMBase):
         self
         """
         self._validate_params()
-        n = len(check_series(X, type(self).__name__))
-        frame = check_targets(y, n, type(self).__name__)
+        X = stack_timeseries(X, owner=type(self).__name__)
+        frame = check_targets(y, len(X), type(self).__name__)
         self._fit_frame(X, frame, texts, attributes)
         classes = [self.classes_per_target_[t] for t in self.targets_]
         self.classes_ = classes[0] if len(classes) == 1 else classes
@@ -469,8 +470,8 @@ class FMRILMRegressor(TargetsMixin, RegressorMixin, FMRILMBase):
         from sklearn.preprocessing import StandardScaler
 
         self._validate_params()
-        n = len(check_series(X, type(self).__name__))
-        frame = check_targets(y, n, type(self).__name__)
+        X = stack_timeseries(X, owner=type(self).__name__)
+        frame = check_targets(y, len(X), type(self).__name__)
         if frame.shape[1] != 1:
             raise ValueError(f"{type(self).__name__} takes one continuous target.")
         values = pd.to_numeric(frame.iloc[:, 0], errors="raise").to_numpy(float)

@@ -22,52 +22,12 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from brainlm_decode.base import BaseBrainLMEstimator, Interval, Options, Satisfies
+from brainlm_decode.descriptors.base import stack_timeseries
 from brainlm_decode.lm.fmri_input import TOKEN_LAYOUTS, TokenLayout, make_layout
 from brainlm_decode.lm.instruction import PARADIGMS, Collator, Example
 from brainlm_decode.lm.prompts import format_question
 
-__all__ = ["FMRILMBase", "check_series"]
-
-
-def check_series(X: Any, owner: str) -> np.ndarray:
-    """Subjects' series stacked as float32 (n_subjects, n_timepoints, n_rois).
-
-    Parameters
-    ----------
-    X : list of ndarray of shape (n_timepoints, n_rois) or 3D array
-        Preprocessed ROI time series, all of one shape.
-    owner : str
-        Estimator name for messages.
-
-    Returns
-    -------
-    ndarray of shape (n_subjects, n_timepoints, n_rois), float32
-
-    Raises
-    ------
-    TypeError, ValueError
-        On another type, an empty list, inconsistent shapes or NaN/inf.
-    """
-    if isinstance(X, (str, bytes, dict, pd.DataFrame)) or not hasattr(X, "__len__"):
-        raise TypeError(
-            f"The 'X' argument of {owner} must be a list of (n_timepoints, n_rois) "
-            f"arrays or a 3D array. Got {type(X).__name__} instead."
-        )
-    if len(X) == 0:
-        raise ValueError(f"The 'X' argument of {owner} is empty (no subjects).")
-    arrays = [np.asarray(ts, dtype=np.float32) for ts in X]
-    for i, array in enumerate(arrays):
-        if array.ndim != 2 or array.shape != arrays[0].shape:
-            raise ValueError(
-                f"The 'X' argument of {owner} must hold 2D (n_timepoints, n_rois) "
-                f"arrays of one shape; subject 0 has {arrays[0].shape}, subject {i} "
-                f"has {array.shape}. Use ROITimeSeriesPreprocessor(n_timepoints=...)."
-            )
-        if not np.isfinite(array).all():
-            raise ValueError(
-                f"The 'X' argument of {owner}: subject {i} has NaN or inf."
-            )
-    return np.stack(arrays)
+__all__ = ["FMRILMBase"]
 
 
 def _is_estimator(value: Any) -> bool:
@@ -317,7 +277,7 @@ class FMRILMBase(BaseBrainLMEstimator):
     ) -> tuple[np.ndarray, list[str] | None, np.ndarray]:
         """Validate X, fit descriptors and tokenizer, make the layout and features."""
         self._validate_params()
-        series = check_series(X, type(self).__name__)
+        series = stack_timeseries(X, owner=type(self).__name__)
         if series.shape[0] < 2:
             raise ValueError(
                 f"{type(self).__name__} needs at least 2 subjects. Got {series.shape[0]}."
@@ -552,7 +512,7 @@ class FMRILMBase(BaseBrainLMEstimator):
         from brainlm_decode.lm.prompts import OPEN_QUESTIONS
 
         self._check_fitted()
-        series = check_series(X, type(self).__name__)
+        series = stack_timeseries(X, owner=type(self).__name__)
         features = self._token_features(series)
         contexts = self._contexts(series, attributes)
         prompt = format_question(question or OPEN_QUESTIONS[0])

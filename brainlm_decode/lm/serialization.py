@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from brainlm_decode._io import atomic_directory, check_format_version
+from brainlm_decode._io import atomic_directory, read_config
 
 __all__ = ["load_adapter", "save_adapter"]
 
@@ -112,19 +112,13 @@ def save_adapter(estimator: Any, path: str | os.PathLike) -> Path:
 
 
 def _read(folder: Path) -> dict[str, Any]:
-    config_path = folder / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(
-            f"No fMRI-LM adapter at {str(folder)!r}: config.json is missing. Pass a "
-            "folder written by save_adapter."
-        )
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    if config.get("format") != FORMAT_NAME:
-        raise ValueError(f"{str(folder)!r} is not an fMRI-LM adapter folder.")
-    check_format_version(
-        config.get("format_version"), FORMAT_VERSION, "adapter", folder
+    return read_config(
+        folder,
+        "config.json",
+        format_name=FORMAT_NAME,
+        supported=FORMAT_VERSION,
+        what="fMRI-LM adapter (written by save_adapter)",
     )
-    return config
 
 
 def _check_tokenizer(estimator: Any, saved: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from brainlm_decode.lm.core import check_series
+from brainlm_decode.descriptors.base import stack_timeseries
 from brainlm_decode.lm.instruction import Collator, Example
 from brainlm_decode.lm.prompts import (
     OPEN_QUESTIONS,
@@ -201,7 +201,7 @@ class TargetsMixin:
     # -- prediction ---------------------------------------------------------------------
     def _inputs(self, X: Any, attributes: Any) -> tuple[np.ndarray, list[str] | None]:
         self._check_fitted()
-        series = check_series(X, type(self).__name__)
+        series = stack_timeseries(X, owner=type(self).__name__)
         columns = getattr(self, "attribute_columns_", None)
         if columns is not None and attributes is None:
             raise ValueError(

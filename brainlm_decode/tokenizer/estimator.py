@@ -23,6 +23,7 @@ from brainlm_decode.base import (
     Satisfies,
     fill_doc,
 )
+from brainlm_decode.descriptors.base import stack_timeseries
 
 __all__ = ["FMRITokenizer"]
 
@@ -45,37 +46,6 @@ def _is_text_list(value: Any) -> bool:
     return isinstance(value, (list, tuple, np.ndarray)) and all(
         isinstance(t, str) for t in value
     )
-
-
-def _as_3d(X: Any, owner: str) -> np.ndarray:
-    """Subjects stacked as float32 (n_subjects, n_timepoints, n_rois)."""
-    if isinstance(X, (str, bytes, dict)) or not hasattr(X, "__len__"):
-        raise TypeError(
-            f"The 'X' argument of {owner} must be a list of (n_timepoints, n_rois) "
-            f"arrays or a 3D array (n_subjects, n_timepoints, n_rois). Got "
-            f"{type(X).__name__} instead."
-        )
-    if len(X) == 0:
-        raise ValueError(f"The 'X' argument of {owner} is empty (no subjects).")
-    arrays = [np.asarray(ts, dtype=np.float32) for ts in X]
-    for i, array in enumerate(arrays):
-        if array.ndim != 2:
-            raise ValueError(
-                f"The 'X' argument of {owner} must hold 2D (n_timepoints, n_rois) "
-                f"arrays. Subject {i} has shape {array.shape}."
-            )
-        if array.shape != arrays[0].shape:
-            raise ValueError(
-                f"The 'X' argument of {owner} must hold subjects of one shape "
-                f"(n_timepoints, n_rois); subject 0 has {arrays[0].shape}, subject "
-                f"{i} has {array.shape}. Bring them to one length with "
-                "ROITimeSeriesPreprocessor(n_timepoints=...)."
-            )
-        if not np.isfinite(array).all():
-            raise ValueError(
-                f"The 'X' argument of {owner}: subject {i} has NaN or inf values."
-            )
-    return np.stack(arrays)
 
 
 def _pad_time(series: np.ndarray, patch_size: int, pad: str, owner: str) -> np.ndarray:
@@ -332,7 +302,7 @@ class FMRITokenizer(TransformerMixin, BaseBrainLMEstimator):
     # -- input checks ------------------------------------------------------------------
     def _check_X(self, X: Any, *, fitting: bool = False) -> tuple[np.ndarray, int]:
         """Validated, padded float32 series and the original number of time points."""
-        series = _as_3d(X, _OWNER)
+        series = stack_timeseries(X, owner=_OWNER)
         if not fitting and series.shape[2] != self.n_rois_:
             raise ValueError(
                 f"The 'X' argument of {_OWNER} must have {self.n_rois_} ROIs (columns) "
@@ -735,7 +705,9 @@ class FMRITokenizer(TransformerMixin, BaseBrainLMEstimator):
         float
         """
         recon = self.reconstruct(X).astype(np.float64)
-        series = _as_3d(X, _OWNER)[:, : recon.shape[1]].astype(np.float64)
+        series = stack_timeseries(X, owner=_OWNER, dtype=np.float64)[
+            :, : recon.shape[1]
+        ]
         centred = series - series.mean(axis=1, keepdims=True)
         return float(1.0 - ((series - recon) ** 2).sum() / (centred**2).sum())
 

@@ -22,7 +22,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from brainlm_decode._io import atomic_directory, read_config, sha256_file
+from brainlm_decode._io import (
+    atomic_directory,
+    checked_file,
+    read_config,
+    sha256_file,
+)
 from brainlm_decode._version import __version__
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_tokenizer", "save_tokenizer"]
@@ -198,14 +203,7 @@ def load_tokenizer(path: str | os.PathLike, *, device: Any = "cpu") -> Any:
 
     folder = Path(path)
     config = _read_config(folder)
-    weights = folder / config["weights"]["file"]
-    if not weights.is_file():
-        raise FileNotFoundError(f"Weights file {str(weights)!r} is missing.")
-    if sha256_file(weights) != config["weights"]["sha256"]:
-        raise ValueError(
-            f"{weights} does not match the checksum recorded in {CONFIG_NAME}: the "
-            "files come from different saves or the weights are corrupted."
-        )
+    weights = checked_file(folder, config["weights"], CONFIG_NAME)
     params = {k: _from_json(v) for k, v in config["params"].items()}
     for name in config.get("unsaved_params", []):
         params.pop(name.split(".")[0], None)
