@@ -473,7 +473,10 @@ class FMRILMRegressor(TargetsMixin, RegressorMixin, FMRILMBase):
         X = stack_timeseries(X, owner=type(self).__name__)
         frame = check_targets(y, len(X), type(self).__name__)
         if frame.shape[1] != 1:
-            raise ValueError(f"{type(self).__name__} takes one continuous target.")
+            raise ValueError(
+                f"The 'y' argument of {type(self).__name__} must be one continuous "
+                f"target (1D). Got {frame.shape[1]} columns: {list(frame.columns)}."
+            )
         values = pd.to_numeric(frame.iloc[:, 0], errors="raise").to_numpy(float)
         self.target_name_ = str(getattr(y, "name", None) or "score")
         self.bin_edges_ = ordinal_bins(values, self.n_bins)

@@ -315,6 +315,9 @@ def test_regressor(tiny_causal_lm_dir, tokenizer, cohort, tmp_path):
         device="cpu",
     ).load_adapter(folder)
     np.testing.assert_allclose(loaded.predict(X[:5]), pred, rtol=1e-5)
+    two = pd.DataFrame({"age": age.to_numpy(), "iq": age.to_numpy()})
+    with pytest.raises(ValueError, match=r"one continuous target \(1D\). Got 2"):
+        clone(reg).fit(X, two)
 
 
 def test_pipeline_and_cross_val_score(tiny_causal_lm_dir, tokenizer, cohort):
