@@ -13,9 +13,7 @@ stays fast: torch, transformers, NiMARE and scikit-learn load only when used.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from brainlm_decode._lazy import attach
 from brainlm_decode._version import __version__
 
 # public name -> submodule that defines it
@@ -54,20 +52,4 @@ _SUBMODULES = (
 
 __all__ = ["__version__", *_LAZY_NAMES, *_SUBMODULES]
 
-
-def __getattr__(name: str) -> Any:
-    """Import public names and submodules on first access (PEP 562)."""
-    if name in _LAZY_NAMES:
-        module = importlib.import_module(_LAZY_NAMES[name])
-        value = getattr(module, name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"brainlm_decode.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'brainlm_decode' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = attach(__name__, _LAZY_NAMES, _SUBMODULES)

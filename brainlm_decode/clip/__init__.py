@@ -21,8 +21,7 @@ Multi-process training from the command line::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from brainlm_decode._lazy import attach
 
 # public name -> submodule that defines it
 _LAZY_NAMES: dict[str, str] = {
@@ -42,19 +41,4 @@ _SUBMODULES = ("cli_train", "loss", "model", "serialization", "train")
 
 __all__ = [*_LAZY_NAMES, *_SUBMODULES]
 
-
-def __getattr__(name: str) -> Any:
-    """Import public names and submodules on first access (PEP 562)."""
-    if name in _LAZY_NAMES:
-        value = getattr(importlib.import_module(_LAZY_NAMES[name]), name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = attach(__name__, _LAZY_NAMES, _SUBMODULES)

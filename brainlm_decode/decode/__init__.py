@@ -7,9 +7,7 @@ functions (:func:`task_likelihood`, :func:`corpus_prior`, :func:`task_posterior`
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from brainlm_decode._lazy import attach
 from brainlm_decode.decode.posterior import (
     corpus_prior,
     noisy_or,
@@ -37,9 +35,4 @@ __all__ = [
     "task_posterior",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """Import the estimator and persistence helpers on first access."""
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'brainlm_decode.decode' has no attribute {name!r}")
+__getattr__, __dir__ = attach(__name__, _LAZY)

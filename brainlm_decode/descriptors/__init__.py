@@ -14,8 +14,7 @@ stays light.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from brainlm_decode._lazy import attach
 
 _LAZY = {
     "ROITimeSeriesPreprocessor": "preprocessing",
@@ -37,16 +36,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    """Import public names on first access (PEP 562)."""
-    if name in _LAZY:
-        module = importlib.import_module(f"brainlm_decode.descriptors.{_LAZY[name]}")
-        return getattr(module, name)
-    raise AttributeError(
-        f"module 'brainlm_decode.descriptors' has no attribute {name!r}"
-    )
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = attach(__name__, _LAZY)

@@ -16,8 +16,7 @@ scikit-learn, nilearn nor NiMARE.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from brainlm_decode._lazy import attach
 
 _LAZY_NAMES: dict[str, str] = {
     "DEFAULT_RADIUS": "coordinates",
@@ -43,16 +42,4 @@ _LAZY_NAMES: dict[str, str] = {
 
 __all__ = sorted(_LAZY_NAMES)
 
-
-def __getattr__(name: str) -> Any:
-    """Import public names on first access (PEP 562)."""
-    if name in _LAZY_NAMES:
-        module = importlib.import_module(f"brainlm_decode.imaging.{_LAZY_NAMES[name]}")
-        value = getattr(module, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'brainlm_decode.imaging' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = attach(__name__, _LAZY_NAMES)

@@ -19,8 +19,7 @@ Names are imported on first access so that ``import brainlm_decode.lm`` stays li
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from brainlm_decode._lazy import attach
 
 _LAZY = {
     "HFBackbone": "backbones",
@@ -54,14 +53,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    """Import public names on first access (PEP 562)."""
-    if name in _LAZY:
-        module = importlib.import_module(f"brainlm_decode.lm.{_LAZY[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module 'brainlm_decode.lm' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = attach(__name__, _LAZY)

@@ -18,8 +18,7 @@ does not import torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from brainlm_decode._lazy import attach
 
 _LAZY = {
     "FMRITokenizer": "estimator",
@@ -47,14 +46,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    """Import public names on first access (PEP 562)."""
-    if name in _LAZY:
-        module = importlib.import_module(f"brainlm_decode.tokenizer.{_LAZY[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module 'brainlm_decode.tokenizer' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = attach(__name__, _LAZY)
