@@ -30,7 +30,6 @@ _LAZY_NAMES: dict[str, str] = {
     "ResidualBlock": "brainlm_decode.clip.model",
     "ClipLoss": "brainlm_decode.clip.loss",
     "clip_loss": "brainlm_decode.clip.loss",
-    "gather_features": "brainlm_decode.clip.loss",
     "TrainingHistory": "brainlm_decode.clip.train",
     "train_clip": "brainlm_decode.clip.train",
     "save_clip": "brainlm_decode.clip.serialization",

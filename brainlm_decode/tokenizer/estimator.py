@@ -449,30 +449,30 @@ class FMRITokenizer(TransformerMixin, BaseBrainLMEstimator):
     def _train(
         self, series: np.ndarray, texts: list[str] | None, size: dict[str, int]
     ) -> tuple[Any, dict[str, list[float]]]:
-        from brainlm_decode.clip.train import (
-            _device_context,
-            _make_accelerator,
-            _seeded_torch,
-            _shared_seed,
-        )
         from brainlm_decode.tokenizer.model import TokenizerModel
         from brainlm_decode.tokenizer.train import train_tokenizer
+        from brainlm_decode.training.runtime import (
+            device_context,
+            make_accelerator,
+            seeded_torch,
+            shared_seed,
+        )
 
-        accelerator = _make_accelerator(self.device, None)
+        accelerator = make_accelerator(self.device, owner=_OWNER)
         if series.shape[0] < 2 * accelerator.num_processes:
             raise ValueError(
                 f"{_OWNER}.fit needs at least {2 * accelerator.num_processes} "
                 f"subjects (2 per process). Got {series.shape[0]}."
             )
-        seed = _shared_seed(self.random_state, accelerator)
+        seed = shared_seed(self.random_state, accelerator)
         init_seed, shuffle_seed, token_seed = np.random.SeedSequence(
             seed
         ).generate_state(3)
         text_embeddings = self._text_embeddings(texts)
         text_tokens = self._text_tokens(texts, int(token_seed))
         with (
-            _device_context(self.device, accelerator),
-            _seeded_torch(int(init_seed), accelerator.device),
+            device_context(self.device, accelerator),
+            seeded_torch(int(init_seed), accelerator.device),
         ):
             model = TokenizerModel(
                 series.shape[2],

@@ -11,8 +11,8 @@ under ``torchrun`` / ``accelerate launch`` every global batch is shared equally
 between processes, gradients are averaged by DDP, the SigLIP term contrasts each
 process's rows against the texts of the whole global batch and the VQ codebook
 statistics are summed over processes, so that every process keeps the same
-weights and codebook. Seeding, batching and accelerator set-up are those of the
-CLIP trainer (:mod:`brainlm_decode.clip.train`).
+weights and codebook. Seeding, batching, the optimiser, the schedule and the
+accelerator set-up come from :mod:`brainlm_decode.training`.
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ import numpy as np
 import torch
 
 from brainlm_decode.base import log, progress
-from brainlm_decode.clip.train import _batches, _local_shards, _make_optimizer
 from brainlm_decode.tokenizer.alignment import grl_schedule
+from brainlm_decode.training.batches import local_shards, shuffled_batches
+from brainlm_decode.training.optim import cosine_schedule, make_optimizer
 
-__all__ = ["HISTORY_KEYS", "LOSS_TERMS", "cosine_lr", "train_tokenizer"]
+__all__ = ["HISTORY_KEYS", "LOSS_TERMS", "train_tokenizer"]
 
 _OWNER = "FMRITokenizer"
 
@@ -36,31 +37,6 @@ _OWNER = "FMRITokenizer"
 LOSS_TERMS = ("reconstruction", "quantizer", "adversarial", "contrastive")
 #: Per-epoch records of ``FMRITokenizer.history_``.
 HISTORY_KEYS = ("loss", *LOSS_TERMS, "grl_coefficient", "lr", "epoch_time")
-
-
-def cosine_lr(step: int, total: int, lr: float, min_lr: float) -> float:
-    """Cosine decay from ``lr`` (step 0) to ``min_lr`` (last step).
-
-    Parameters
-    ----------
-    step, total : int
-        Current step (0-based) and number of steps.
-    lr, min_lr : float
-        Initial and final learning rates.
-
-    Returns
-    -------
-    float
-
-    Examples
-    --------
-    >>> cosine_lr(0, 11, 1e-4, 1e-5), cosine_lr(10, 11, 1e-4, 1e-5)
-    (0.0001, 1e-05)
-    """
-    if total <= 1:
-        return lr
-    progress_ = min(max(step / (total - 1), 0.0), 1.0)
-    return min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress_))
 
 
 def _steps_per_epoch(n: int, batch_size: int, world_size: int) -> int:
@@ -119,7 +95,7 @@ def _train_epoch(
         coefficient = grl_schedule(
             progress_, schedule=params["grl_schedule"], gamma=params["grl_gamma"]
         )
-        lr = cosine_lr(
+        lr = cosine_schedule(
             state["step"], state["total_steps"], params["lr"], params["min_lr"]
         )
         for group in optimizer.param_groups:
@@ -208,7 +184,7 @@ def train_tokenizer(
         "device": accelerator.device,
         "patch_size": model.config["patch_size"],
     }
-    optimizer = _make_optimizer(model, params["lr"], params["weight_decay"])
+    optimizer = make_optimizer(model, params["lr"], params["weight_decay"])
     model, optimizer = accelerator.prepare(model, optimizer)
     state = {
         "step": 0,
@@ -224,8 +200,8 @@ def train_tokenizer(
     history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
     for epoch in progress(range(params["max_epochs"]), verbose=verbose, desc=_OWNER):
         start = time.perf_counter()
-        shards = _local_shards(
-            _batches(n, params["batch_size"], generator),
+        shards = local_shards(
+            shuffled_batches(n, params["batch_size"], generator),
             accelerator.process_index,
             world,
         )
