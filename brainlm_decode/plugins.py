@@ -215,10 +215,13 @@ def get_plugin(group: str, name_or_instance: Any, **params: Any) -> Any:
     group : str
         Plugin group (see :func:`list_plugins`).
     name_or_instance : str, class or estimator instance
-        A registered name, a plugin class, or an instance (returned unchanged, so
-        that nested ``get_params``/``set_params``/``clone`` act on the user's object).
+        A registered name, a plugin class, or an instance (returned unchanged when
+        no ``params`` are given, so that nested ``get_params``/``set_params``/
+        ``clone`` act on the user's object).
     **params
-        Keyword arguments for the constructor when a name or class is given.
+        Keyword arguments for the constructor when a name or class is given; for
+        an instance, set on an unfitted clone (the caller's object is never
+        mutated).
 
     Returns
     -------
@@ -242,7 +245,9 @@ def get_plugin(group: str, name_or_instance: Any, **params: Any) -> Any:
         name_or_instance, "set_params"
     ):
         if params:
-            name_or_instance.set_params(**params)
+            from sklearn.base import clone
+
+            return clone(name_or_instance).set_params(**params)
         return name_or_instance
     raise TypeError(
         f"A {group} plugin must be given as a name among {list_plugins(group)}, a "

@@ -149,7 +149,8 @@ def quantizer_from_spec(spec: dict[str, Any]) -> nn.Module:
     obj: Any = importlib.import_module(module_name)
     for part in qualname.split("."):
         obj = getattr(obj, part)
-    return obj(**spec["params"])
+    quantizer = obj(**spec["params"])
+    return quantizer.build() if hasattr(quantizer, "build") else quantizer
 
 
 class TokenizerModel(nn.Module):
@@ -230,6 +231,8 @@ class TokenizerModel(nn.Module):
         self.roi_embed = nn.Parameter(torch.randn(n_rois, embed_dim) * 0.02)
         self.time_embed = nn.Parameter(torch.randn(n_patches, embed_dim) * 0.02)
         self.encoder = _transformer(embed_dim, n_heads, n_layers, dropout)
+        if hasattr(quantizer, "ensure_built"):
+            quantizer.ensure_built()
         self.quantizer = quantizer
         self.decoder_roi_embed = nn.Parameter(torch.randn(n_rois, embed_dim) * 0.02)
         self.decoder_time_embed = nn.Parameter(torch.randn(n_patches, embed_dim) * 0.02)

@@ -193,10 +193,56 @@ class Quantizer(BaseEstimator, nn.Module):
     """Base class of quantizers: a torch module and a scikit-learn estimator.
 
     Subclasses take ``dim`` (input width; ``None`` until the owner sets it) as
-    their first keyword argument, build their weights in ``__init__`` when ``dim``
-    is known, and implement :meth:`forward`, :meth:`decode` and
-    :attr:`codebook_size`.
+    their first keyword argument; ``__init__`` only stores parameters (scikit-learn
+    contract). Weights are built by :meth:`build` (called by :meth:`with_dim`, or
+    on first use), so that ``set_params`` followed by ``build`` or first use gives
+    weights of the new shape. Subclasses implement ``_build``, :meth:`forward`,
+    :meth:`decode` and :attr:`codebook_size`.
     """
+
+    _built: bool = False
+
+    def build(self) -> Quantizer:
+        """Validate the parameters and (re)build the weights and buffers.
+
+        Returns
+        -------
+        self : Quantizer
+
+        Raises
+        ------
+        ValueError
+            When ``dim`` is not set or a parameter is out of range.
+        """
+        self._require_dim()
+        self._build()
+        self._built = True
+        return self.train(self.training)
+
+    def ensure_built(self) -> Quantizer:
+        """Build the weights unless they are already built for the parameters.
+
+        Returns
+        -------
+        self : Quantizer
+        """
+        return self if self._built else self.build()
+
+    def set_params(self, **params: Any) -> Quantizer:
+        """Set parameters; the weights are rebuilt by :meth:`build` or on first use.
+
+        Parameters
+        ----------
+        **params
+            Constructor parameters.
+
+        Returns
+        -------
+        self : Quantizer
+        """
+        super().set_params(**params)
+        self._built = False
+        return self
 
     def with_dim(self, dim: int) -> Quantizer:
         """A fresh copy of this quantizer (same parameters) for inputs of width ``dim``.
@@ -212,7 +258,7 @@ class Quantizer(BaseEstimator, nn.Module):
             A new, untrained instance; ``self`` is left unchanged.
         """
         params = {**self.get_params(deep=False), "dim": int(dim)}
-        return type(self)(**params)
+        return type(self)(**params).build()
 
     @property
     def codebook_size(self) -> int:
@@ -250,6 +296,12 @@ class Quantizer(BaseEstimator, nn.Module):
     def __repr__(self, N_CHAR_MAX: int = 700) -> str:
         """Estimator-style representation (parameters that differ from defaults)."""
         return BaseEstimator.__repr__(self, N_CHAR_MAX=N_CHAR_MAX)
+
+    def __sklearn_tags__(self) -> Any:
+        """Inputs are torch tensors of shape (..., dim), not 2D arrays."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        return tags
 
 
 class VectorQuantizer(Quantizer):
@@ -312,7 +364,7 @@ class VectorQuantizer(Quantizer):
     Examples
     --------
     >>> import torch
-    >>> vq = VectorQuantizer(dim=8, codebook_size=16)
+    >>> vq = VectorQuantizer(dim=8, codebook_size=16).build().eval()
     >>> quantized, indices, aux = vq(torch.randn(4, 10, 8))
     >>> quantized.shape, indices.shape, bool((vq.decode(indices) == quantized).all())
     (torch.Size([4, 10, 8]), torch.Size([4, 10]), True)
@@ -341,8 +393,6 @@ class VectorQuantizer(Quantizer):
         self.kmeans_iters = kmeans_iters
         self.dead_code_threshold = dead_code_threshold
         self.eps = eps
-        if dim is not None:
-            self._build()
 
     # ``codebook_size`` is both a constructor parameter (get_params reads it) and
     # the contract's property, so it is stored under a private name.
@@ -458,7 +508,7 @@ class VectorQuantizer(Quantizer):
         aux_loss : torch.Tensor of shape ()
             Weighted commitment loss (zero outside training).
         """
-        dim = self._require_dim()
+        dim = int(self.ensure_built().dim)
         if x.shape[-1] != dim:
             raise ValueError(
                 f"{type(self).__name__} expects inputs of width {dim} (last axis). "
@@ -494,7 +544,7 @@ class VectorQuantizer(Quantizer):
         -------
         torch.Tensor of shape ``indices.shape + (dim,)``
         """
-        dim = self._require_dim()
+        dim = int(self.ensure_built().dim)
         indices = self._check_indices(indices).to(self.embed.device)
         codes = self.project_out(self.embed[indices.reshape(-1)])
         return codes.reshape(*indices.shape, dim)
@@ -545,8 +595,6 @@ class FiniteScalarQuantizer(Quantizer):
         self.dim = dim
         self.levels = levels
         self.eps = eps
-        if dim is not None:
-            self._build()
 
     def _checked_levels(self) -> list[int]:
         owner = type(self).__name__
@@ -607,7 +655,7 @@ class FiniteScalarQuantizer(Quantizer):
         aux_loss : torch.Tensor of shape ()
             Zero.
         """
-        dim = self._require_dim()
+        dim = int(self.ensure_built().dim)
         if x.shape[-1] != dim:
             raise ValueError(
                 f"{type(self).__name__} expects inputs of width {dim} (last axis). "
@@ -635,7 +683,7 @@ class FiniteScalarQuantizer(Quantizer):
         -------
         torch.Tensor of shape ``indices.shape + (dim,)``
         """
-        self._require_dim()
+        self.ensure_built()
         indices = self._check_indices(indices).to(self._basis.device)
         digits = (indices[..., None] // self._basis) % self._levels
         dtype = next(iter(self.parameters()), torch.empty(0)).dtype
