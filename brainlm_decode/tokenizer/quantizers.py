@@ -45,6 +45,8 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator
 from torch import nn
 
+from brainlm_decode.base import Interval, check_param
+
 __all__ = [
     "FiniteScalarQuantizer",
     "Quantizer",
@@ -65,29 +67,7 @@ def _distributed() -> bool:
 
 
 def _check_positive_int(owner: str, name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(
-            f"The {name!r} parameter of {owner} must be an int >= {minimum}. "
-            f"Got {value!r} instead."
-        )
-    if value < minimum:
-        raise ValueError(
-            f"The {name!r} parameter of {owner} must be an int >= {minimum}. "
-            f"Got {value!r} instead."
-        )
-    return int(value)
-
-
-def _check_unit_float(owner: str, name: str, value: Any, *, closed: bool) -> float:
-    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
-    ok = ok and (0.0 <= value <= 1.0 if closed else 0.0 <= value < 1.0)
-    if not ok:
-        bounds = "[0, 1]" if closed else "[0, 1)"
-        raise ValueError(
-            f"The {name!r} parameter of {owner} must be a float in {bounds}. "
-            f"Got {value!r} instead."
-        )
-    return float(value)
+    return int(check_param(value, name, owner, [Interval(int, minimum, None)]))
 
 
 def nearest_code(x: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
@@ -412,20 +392,10 @@ class VectorQuantizer(Quantizer):
         width = dim
         if self.codebook_dim is not None:
             width = _check_positive_int(owner, "codebook_dim", self.codebook_dim)
-        _check_unit_float(owner, "decay", self.decay, closed=False)
+        check_param(self.decay, "decay", owner, [Interval(float, 0, 1, closed="left")])
         _check_positive_int(owner, "kmeans_iters", self.kmeans_iters)
         for name in ("commitment_weight", "dead_code_threshold", "eps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(
-                    f"The {name!r} parameter of {owner} must be a float >= 0. "
-                    f"Got {value!r} instead."
-                )
-            if value < 0:
-                raise ValueError(
-                    f"The {name!r} parameter of {owner} must be a float >= 0. "
-                    f"Got {value!r} instead."
-                )
+            check_param(getattr(self, name), name, owner, [Interval(float, 0, None)])
         projected = width != dim
         self.project_in = nn.Linear(dim, width) if projected else nn.Identity()
         self.project_out = nn.Linear(width, dim) if projected else nn.Identity()

@@ -140,7 +140,7 @@ def test_studies_as_nimare_objects():
     "kwargs, match",
     [
         ({"n_studies": -1}, r"'n_studies' parameter of make_studies_collection "
-         r"must be a positive int. Got -1 instead"),
+         r"must be an int in the range \[1, inf\). Got -1 instead"),
         ({"n_studies": 2.5}, "'n_studies'"),
         ({"n_topics": 0}, "'n_topics'"),
         ({"n_topics": True}, "'n_topics'"),
