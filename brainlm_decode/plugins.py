@@ -254,3 +254,76 @@ def get_plugin(group: str, name_or_instance: Any, **params: Any) -> Any:
         "plugin class or a plugin instance (a scikit-learn estimator). "
         f"Got {name_or_instance!r} instead."
     )
+
+
+def _registered_classes(group: str) -> dict[str, type]:
+    """Name -> class of the plugins of ``group`` that can be loaded."""
+    found = {}
+    for name in list_plugins(group):
+        try:
+            found[name] = get_plugin_class(group, name)
+        except (ValueError, ImportError):  # optional plugin whose extra is missing
+            continue
+    return found
+
+
+def plugin_name(group: str, obj: Any) -> str | None:
+    """Registered name of the class of ``obj`` (or of the class ``obj``) in ``group``.
+
+    Parameters
+    ----------
+    group : str
+        Plugin group (see :func:`list_plugins`).
+    obj : class or instance
+
+    Returns
+    -------
+    str or None
+        ``None`` when the class is not a registered plugin of the group.
+    """
+    cls = obj if inspect.isclass(obj) else type(obj)
+    for name, registered in _registered_classes(_check_group(group)).items():
+        if registered is cls:
+            return name
+    return None
+
+
+def saved_plugin_class(group: str, spec: Any, *, source: Any = "the file") -> type:
+    """Class of a nested estimator saved in a file: by registered plugin name only.
+
+    Files name nested estimators by plugin name; older files named them by import
+    path (``"module:Class"``), which is accepted only when it is the path of a
+    registered plugin of ``group``. Nothing named in a file is ever imported.
+
+    Parameters
+    ----------
+    group : str
+        Plugin group.
+    spec : str
+        Plugin name, or a legacy ``"module:Class"`` path.
+    source : str or path-like, default="the file"
+        Where ``spec`` was read, for the message.
+
+    Returns
+    -------
+    type
+
+    Raises
+    ------
+    ValueError
+        When ``spec`` is neither a registered plugin name nor the import path of a
+        registered plugin.
+    """
+    group = _check_group(group)
+    classes = _registered_classes(group)
+    if isinstance(spec, str) and spec in classes:
+        return classes[spec]
+    for cls in classes.values():
+        if spec == f"{cls.__module__}:{cls.__qualname__}":
+            return cls
+    raise ValueError(
+        f"{source} names the {group} estimator {spec!r}, which is not a registered "
+        f"plugin (available: {sorted(classes)}). brainlm_decode loads nested "
+        "estimators by plugin name only and never imports a class named in a file; "
+        "register the plugin (entry point or register_plugin) and load again."
+    )
