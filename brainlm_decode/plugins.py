@@ -24,7 +24,7 @@ from typing import Any
 
 GROUPS: dict[str, str] = {
     "text_encoders": "brainlm_decode.text_encoders",
-    "image_encoders": "brainlm_decode.image_encoders",
+    "image_spaces": "brainlm_decode.image_spaces",
     "descriptors": "brainlm_decode.descriptors",
     "quantizers": "brainlm_decode.quantizers",
     "backbones": "brainlm_decode.backbones",
@@ -35,6 +35,9 @@ OPTIONAL_PLUGINS: dict[str, dict[str, str]] = {
     "text_encoders": {"gemma-3-270m": "llm"},
     "backbones": {"gemma-3-270m": "llm"},
 }
+
+#: Former group names, still read (with a FutureWarning) for one release.
+DEPRECATED_GROUPS: dict[str, str] = {"image_encoders": "image_spaces"}
 
 _lock = threading.Lock()
 _discovered: dict[str, dict[str, type]] = {}
@@ -51,6 +54,16 @@ def _check_group(group: str) -> str:
     for short, full in GROUPS.items():
         if group == full:
             return short
+    old = group.removeprefix("brainlm_decode.")
+    if old in DEPRECATED_GROUPS:
+        new = DEPRECATED_GROUPS[old]
+        warnings.warn(
+            f"The plugin group {group!r} was renamed {new!r}; the old name will stop "
+            "working in the next release.",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return new
     raise ValueError(
         f"The 'group' argument must be one of {sorted(GROUPS)}. Got {group!r} instead."
     )
@@ -84,14 +97,36 @@ def _discover(group: str) -> dict[str, type]:
     with _lock:
         if group not in _discovered:
             found: dict[str, type] = {}
-            for entry_point in entry_points(group=GROUPS[group]):
-                if entry_point.name in found:
-                    continue  # first distribution on sys.path wins
-                cls = _load_entry_point(group, entry_point)
-                if cls is not None:
-                    found[entry_point.name] = cls
+            legacy = [
+                f"brainlm_decode.{old}"
+                for old, new in DEPRECATED_GROUPS.items()
+                if new == group
+            ]
+            for full in (GROUPS[group], *legacy):
+                for entry_point in entry_points(group=full):
+                    if entry_point.name in found:
+                        continue  # first distribution on sys.path wins
+                    _warn_legacy_group(full, entry_point)
+                    cls = _load_entry_point(group, entry_point)
+                    if cls is not None:
+                        found[entry_point.name] = cls
             _discovered[group] = found
         return _discovered[group]
+
+
+def _warn_legacy_group(full: str, entry_point: EntryPoint) -> None:
+    """FutureWarning for a third-party plugin declared under a former group name
+    (built-ins of an install that predates the rename are read silently)."""
+    if full in GROUPS.values() or entry_point.value.startswith("brainlm_decode."):
+        return
+    new = GROUPS[DEPRECATED_GROUPS[full.removeprefix("brainlm_decode.")]]
+    warnings.warn(
+        f"Plugin {entry_point.name!r} ({entry_point.value}) is declared under the "
+        f"entry-point group {full!r}, renamed {new!r}; declare it there (the old "
+        "group will stop being read in the next release).",
+        FutureWarning,
+        stacklevel=4,
+    )
 
 
 def clear_plugin_cache() -> None:
@@ -109,7 +144,7 @@ def list_plugins(group: str) -> list[str]:
     Parameters
     ----------
     group : str
-        One of ``"text_encoders"``, ``"image_encoders"``, ``"descriptors"``,
+        One of ``"text_encoders"``, ``"image_spaces"``, ``"descriptors"``,
         ``"quantizers"``, ``"backbones"`` (or the full entry-point group name).
 
     Returns

@@ -65,7 +65,7 @@ timeseries = [
     for ts, dx in zip(cohort.timeseries, diagnosis, strict=True)
 ]
 
-series = ROITimeSeriesPreprocessor(t_r=cohort.tr).fit_transform(timeseries)
+series = ROITimeSeriesPreprocessor(t_r=cohort.t_r).fit_transform(timeseries)
 test = np.arange(len(series)) % 4 == 0  # 8 held-out subjects
 train = ~test
 print(series.shape, diagnosis[train].value_counts().to_dict())

@@ -29,9 +29,9 @@ from brainlm_decode.datasets import make_fmri_cohort
 
 torch.set_num_threads(2)
 cohort = make_fmri_cohort(
-    n_subjects=24, n_rois=40, tr=0.8, n_timepoints=400, random_state=0
+    n_subjects=24, n_rois=40, t_r=0.8, n_timepoints=400, random_state=0
 )
-series = ROITimeSeriesPreprocessor(t_r=cohort.tr).fit_transform(cohort.timeseries)
+series = ROITimeSeriesPreprocessor(t_r=cohort.t_r).fit_transform(cohort.timeseries)
 train, test = series[:18], series[18:]
 describe = FMRIDescriptorTransformer(
     descriptors=("connectivity", "graph"), networks=cohort.networks, random_state=0

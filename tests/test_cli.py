@@ -47,7 +47,7 @@ def test_plugins_lists_groups(capsys):
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
     assert "text_encoders: gemma-3-270m, hf, minilm" in out
-    assert "image_encoders: atlas, difumo, mni-parcels" in out
+    assert "image_spaces: atlas, difumo, mni-parcels" in out
 
 
 def test_train_then_decode(tmp_path, capsys):

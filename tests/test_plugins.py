@@ -168,3 +168,10 @@ def test_saved_plugin_class_by_name_or_registered_path_only():
     assert plugin_name("quantizers", object()) is None
     with pytest.raises(ValueError, match="not a registered plugin"):
         saved_plugin_class("quantizers", "subprocess:Popen")
+
+
+def test_former_group_name_image_encoders_still_works_with_a_warning():
+    with pytest.warns(FutureWarning, match="renamed 'image_spaces'"):
+        names = list_plugins("image_encoders")
+    assert names == list_plugins("image_spaces")
+    assert "mni-parcels" in names

@@ -48,7 +48,7 @@ from brainlm_decode.tokenizer.quantizers import Quantizer, VectorQuantizer
 #: Base class every plugin of a group derives from.
 GROUP_BASES = {
     "text_encoders": TextEncoder,
-    "image_encoders": ImageSpace,
+    "image_spaces": ImageSpace,
     "descriptors": Descriptor,
     "quantizers": Quantizer,
     "backbones": HFBackbone,
@@ -56,7 +56,7 @@ GROUP_BASES = {
 
 #: Small-size constructor parameters of plugins (same code path, tiny sizes).
 SMALL = {
-    ("image_encoders", "mni-parcels"): {"n_parcels": 16},
+    ("image_spaces", "mni-parcels"): {"n_parcels": 16},
     ("text_encoders", "hf"): {"model_name_or_path": "gpt2"},
     ("quantizers", "vq"): {"codebook_size": 8},
     ("quantizers", "fsq"): {"levels": (3, 3)},
@@ -221,7 +221,7 @@ def test_descriptor_transformer_refit_after_set_params(cohort):
     est = FMRIDescriptorTransformer(
         descriptors=("connectivity", "graph"),
         networks=cohort.networks,
-        t_r=cohort.tr,
+        t_r=cohort.t_r,
         random_state=0,
     )
     with warnings.catch_warnings():

@@ -11,6 +11,7 @@ Two makers, both seeded through ``random_state``:
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -614,7 +615,7 @@ def make_fmri_cohort(
     n_subjects: int = 40,
     n_rois: int = 100,
     n_timepoints: int = 160,
-    tr: float = 2.0,
+    t_r: float = 2.0,
     n_groups: int = 2,
     effect_size: float = 0.3,
     *,
@@ -622,6 +623,7 @@ def make_fmri_cohort(
     n_sites: int = 1,
     site_effect: float = 0.5,
     random_state: int | np.random.RandomState | None = None,
+    tr: float | None = None,
 ) -> Bunch:
     """Make resting-state ROI time series of a cohort with a planted group effect.
 
@@ -650,7 +652,7 @@ def make_fmri_cohort(
         Number of ROIs, at least 7 (one per network).
     n_timepoints : int, default=160
         Number of time points per subject.
-    tr : float, default=2.0
+    t_r : float, default=2.0
         Repetition time, in seconds.
     n_groups : int, default=2
         Number of diagnostic groups, of balanced sizes. Group 0 is the control
@@ -671,6 +673,8 @@ def make_fmri_cohort(
         site an offset), to exercise site-wise normalisation.
     random_state : int, numpy.random.RandomState or None, default=None
         Seed or random number generator, for reproducible output.
+    tr : float or None, default=None
+        Deprecated name of ``t_r`` (FutureWarning); removed in the next release.
 
     Returns
     -------
@@ -684,7 +688,8 @@ def make_fmri_cohort(
           ``"patient"``...), ``sex`` (``"M"``/``"F"``), ``age`` and ``site``.
         - ``networks``: :obj:`list` of :obj:`str`, network of each ROI.
         - ``roi_labels``: :obj:`list` of :obj:`str`, Schaefer-like ROI names.
-        - ``tr``: :obj:`float`, repetition time in seconds.
+        - ``t_r``: :obj:`float`, repetition time in seconds (also under the
+          deprecated key ``tr``, for one release).
         - ``effect``: :obj:`dict` describing the planted effect (``networks``,
           ``effect_size``, ``per_group`` change of latent correlation,
           ``baseline_correlation``).
@@ -725,8 +730,16 @@ def make_fmri_cohort(
     n_timepoints = int(
         check_param(n_timepoints, "n_timepoints", caller, [Interval(int, 2, None)])
     )
+    if tr is not None:
+        warnings.warn(
+            f"The 'tr' parameter of {caller} was renamed 't_r'; 'tr' will be removed "
+            "in the next release.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        t_r = tr
     tr = float(
-        check_param(tr, "tr", caller, [Interval(float, 0.0, None, closed="neither")])
+        check_param(t_r, "t_r", caller, [Interval(float, 0.0, None, closed="neither")])
     )
     site_effect = float(
         check_param(site_effect, "site_effect", caller, [Interval(float, 0.0, None)])
@@ -774,6 +787,7 @@ def make_fmri_cohort(
         phenotypes=phenotypes,
         networks=networks,
         roi_labels=roi_labels,
+        t_r=tr,
         tr=tr,
         effect={
             "networks": tuple(names),

@@ -40,7 +40,7 @@ def _json_params(decoder: Any) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for name, value in decoder.get_params(deep=False).items():
         if name in ("text_encoder", "image_space") and not isinstance(value, str):
-            group = "text_encoders" if name == "text_encoder" else "image_encoders"
+            group = "text_encoders" if name == "text_encoder" else "image_spaces"
             names = [
                 n
                 for n in list_plugins(group)
@@ -76,7 +76,7 @@ def _restore_params(params: dict[str, Any]) -> dict[str, Any]:
     out = dict(params)
     for name, group in (
         ("text_encoder", "text_encoders"),
-        ("image_space", "image_encoders"),
+        ("image_space", "image_spaces"),
     ):
         value = out.get(name)
         if isinstance(value, dict):

@@ -3,7 +3,7 @@
 An image space is the image tower's input of NiCLIP: every study's MKDA map
 (binary 10 mm spheres around its peaks) and every map to decode become one vector
 of region values. Spaces are small scikit-learn estimators registered as
-``brainlm_decode.image_encoders`` plugins:
+``brainlm_decode.image_spaces`` plugins:
 
 - :class:`DiFuMoSpace`: DiFuMo probabilistic maps (the paper's DiFuMo-512),
   fetched by nilearn (needs the files once).
@@ -122,7 +122,7 @@ _ATTRIBUTES_DOC = """
 
 
 class ImageSpace(BaseBrainLMEstimator):
-    """Base class of image spaces (``brainlm_decode.image_encoders`` plugins).
+    """Base class of image spaces (``brainlm_decode.image_spaces`` plugins).
 
     Subclasses implement :meth:`_build_weights` (load or build the atlas) and
     declare their parameters; ``fit``, the transforms and persistence are shared.
@@ -418,7 +418,7 @@ class ImageSpace(BaseBrainLMEstimator):
     def _plugin_name(self) -> str:
         from brainlm_decode.plugins import plugin_name
 
-        name = plugin_name("image_encoders", self)
+        name = plugin_name("image_spaces", self)
         if name is None:
             raise TypeError(
                 f"{type(self).__name__} is not a registered image-space plugin; "
@@ -471,7 +471,7 @@ class ImageSpace(BaseBrainLMEstimator):
         # "class" (an import path) in files written before plugin names: accepted
         # only when it is the path of a registered plugin, never imported
         klass = saved_plugin_class(
-            "image_encoders",
+            "image_spaces",
             config.get("plugin", config.get("class")),
             source=str(config_file),
         )

@@ -290,3 +290,13 @@ def test_fitted_image_space_is_reused(studies):
     space = MNIParcelSpace(n_parcels=64).fit()
     decoder = small_decoder(image_space=space, max_epochs=1).fit(studies)
     assert decoder.image_space_ is space
+
+
+def test_n_jobs_reaches_the_image_space_built_from_a_name(monkeypatch):
+    from brainlm_decode.imaging.spaces import MNIParcelSpace
+
+    monkeypatch.setattr(MNIParcelSpace, "fit", lambda self, *a, **k: self)
+    decoder = CLIPDecoder(image_space="mni-parcels", n_jobs=2)
+    assert decoder._fit_image_space().n_jobs == 2
+    mine = MNIParcelSpace(n_jobs=1)
+    assert CLIPDecoder(image_space=mine, n_jobs=2)._fit_image_space().n_jobs == 1
