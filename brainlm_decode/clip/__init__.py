@@ -15,7 +15,7 @@ submodules load on first access to a public name.
 
 Multi-process training from the command line::
 
-    torchrun --nproc_per_node 2 -m brainlm_decode.clip.cli_train \\
+    torchrun --nproc_per_node 2 -m brainlm_decode.cli train-clip \\
         --text text.npy --image image.npy --out model_dir
 """
 
