@@ -157,9 +157,9 @@ def bench_reconstruction(
             quantizer_params=params,
             backbone=None,
             text_encoder=None,
-            lr=1e-3,
-            min_lr=1e-4,
-            max_epochs=args.epochs,
+            learning_rate=1e-3,
+            min_learning_rate=1e-4,
+            n_epochs=args.epochs,
             device=args.device,
             random_state=0,
         )

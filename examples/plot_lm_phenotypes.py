@@ -91,9 +91,9 @@ tokenizer = FMRITokenizer(
     decoder_layers=1,
     backbone=None,
     text_encoder=None,
-    max_epochs=10,
-    lr=2e-3,
-    min_lr=2e-4,
+    n_epochs=10,
+    learning_rate=2e-3,
+    min_learning_rate=2e-4,
     device="cpu",
     random_state=0,
 ).fit(series[train])

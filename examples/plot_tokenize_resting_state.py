@@ -50,9 +50,9 @@ tokenizer = FMRITokenizer(
     size={"n_layers": 2, "embed_dim": 32, "n_heads": 4},
     quantizer_params={"codebook_size": 128},
     backbone=None,
-    max_epochs=30,
-    lr=2e-3,
-    min_lr=2e-4,
+    n_epochs=30,
+    learning_rate=2e-3,
+    min_learning_rate=2e-4,
     device="cpu",
     random_state=0,
 )

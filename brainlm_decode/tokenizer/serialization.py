@@ -54,6 +54,15 @@ _FITTED = (
 )
 
 
+#: Former parameter names of files saved before the rename -> current names.
+_RENAMED = {
+    "lr": "learning_rate",
+    "min_lr": "min_learning_rate",
+    "max_epochs": "n_epochs",
+    "grad_clip": "max_grad_norm",
+}
+
+
 def _to_json(value: Any, dropped: list[str], name: str) -> Any:
     """JSON form of a parameter; estimators become ``{"__estimator__": ...}``."""
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -223,7 +232,7 @@ def load_tokenizer(path: str | os.PathLike, *, device: Any = "cpu") -> Any:
     folder = Path(path)
     config = _read_config(folder)
     weights = checked_file(folder, config["weights"], CONFIG_NAME)
-    params = {k: _from_json(v) for k, v in config["params"].items()}
+    params = {_RENAMED.get(k, k): _from_json(v) for k, v in config["params"].items()}
     for name in config.get("unsaved_params", []):
         params.pop(name.split(".")[0], None)
     tokenizer = FMRITokenizer(**params)

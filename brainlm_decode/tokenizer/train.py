@@ -1,7 +1,7 @@
 """Training loop of the fMRI tokenizer, one code path for CPU, GPU and DDP.
 
-:func:`train_tokenizer` runs AdamW with a cosine learning-rate decay (``lr`` to
-``min_lr`` over all steps) and gradient clipping on
+:func:`train_tokenizer` runs AdamW with a cosine learning-rate decay (``learning_rate`` to
+``min_learning_rate`` over all steps) and gradient clipping on
 
     ``w_rec * reconstruction + w_q * quantizer + w_adv * adversarial
     + w_con * contrastive``
@@ -96,7 +96,10 @@ def _train_epoch(
             progress_, schedule=params["grl_schedule"], gamma=params["grl_gamma"]
         )
         lr = cosine_schedule(
-            state["step"], state["total_steps"], params["lr"], params["min_lr"]
+            state["step"],
+            state["total_steps"],
+            params["learning_rate"],
+            params["min_learning_rate"],
         )
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -111,8 +114,8 @@ def _train_epoch(
         )
         loss = _total(terms, params)
         accelerator.backward(loss)
-        if params["grad_clip"] is not None:
-            accelerator.clip_grad_norm_(model.parameters(), params["grad_clip"])
+        if params["max_grad_norm"] is not None:
+            accelerator.clip_grad_norm_(model.parameters(), params["max_grad_norm"])
         optimizer.step()
         sums["loss"] += loss.detach()
         for name in LOSS_TERMS:
@@ -157,8 +160,8 @@ def train_tokenizer(
     text_tokens : ndarray of shape (n_tokens, backbone_dim) or None
         Language-model text-token embeddings (adversarial term).
     params : dict
-        ``batch_size``, ``lr``, ``min_lr``, ``weight_decay``, ``max_epochs``,
-        ``grad_clip``, ``<term>_weight`` for each of :data:`LOSS_TERMS`,
+        ``batch_size``, ``learning_rate``, ``min_learning_rate``, ``weight_decay``,
+        ``n_epochs``, ``max_grad_norm``, ``<term>_weight`` for each of :data:`LOSS_TERMS`,
         ``grl_schedule``, ``grl_gamma``, ``adversarial_tokens``, ``verbose``.
     accelerator : accelerate.Accelerator
         The accelerator (one or several processes).
@@ -184,11 +187,11 @@ def train_tokenizer(
         "device": accelerator.device,
         "patch_size": model.config["patch_size"],
     }
-    optimizer = make_optimizer(model, params["lr"], params["weight_decay"])
+    optimizer = make_optimizer(model, params["learning_rate"], params["weight_decay"])
     model, optimizer = accelerator.prepare(model, optimizer)
     state = {
         "step": 0,
-        "total_steps": params["max_epochs"]
+        "total_steps": params["n_epochs"]
         * _steps_per_epoch(n, params["batch_size"], world),
         "sampler": torch.Generator().manual_seed(
             shuffle_seed + 1 + accelerator.process_index
@@ -198,7 +201,7 @@ def train_tokenizer(
     generator = torch.Generator().manual_seed(shuffle_seed)
     verbose = params["verbose"] if accelerator.is_main_process else 0
     history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
-    for epoch in progress(range(params["max_epochs"]), verbose=verbose, desc=_OWNER):
+    for epoch in progress(range(params["n_epochs"]), verbose=verbose, desc=_OWNER):
         start = time.perf_counter()
         shards = local_shards(
             shuffled_batches(n, params["batch_size"], generator),
@@ -212,7 +215,7 @@ def train_tokenizer(
         for key in HISTORY_KEYS:
             history[key].append(record[key])
         log(
-            f"epoch {epoch + 1}/{params['max_epochs']}: "
+            f"epoch {epoch + 1}/{params['n_epochs']}: "
             + ", ".join(f"{k} {record[k]:.4f}" for k in ("loss", *LOSS_TERMS)),
             verbose=verbose,
             level=2,
