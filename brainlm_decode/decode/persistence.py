@@ -225,8 +225,13 @@ def load_decoder(cls: type, path: str | os.PathLike) -> Any:
             f"{str(path)!r} holds a {config.get('format')!r}, not a {FORMAT}."
         )
     check_format_version(config.get("format_version"), FORMAT_VERSION, "decoder", path)
-    if (path / "manifest.json").is_file():
-        verify_manifest(path)
+    if not (path / "manifest.json").is_file():
+        raise ValueError(
+            f"The saved decoder at {str(path)!r} has no manifest.json: its files "
+            "cannot be checked against their sha256 checksums, which are required. "
+            "Save the decoder again (CLIPDecoder.save writes the manifest)."
+        )
+    verify_manifest(path)
     decoder = cls(**_restore_params(config["params"]))
     decoder.model_ = load_clip(path / "clip").cpu().eval()
     decoder.image_space_ = ImageSpace.load(path / "image_space")

@@ -176,6 +176,11 @@ def test_load_detects_corruption_and_newer_format(fitted, tmp_path):
     (folder / "manifest.json").unlink()
     with pytest.raises(ValueError, match="format version 99"):
         CLIPDecoder.load(folder)
+    # checksums are always required: a deleted manifest is an error
+    folder = fitted.save(tmp_path / "decoder3")
+    (folder / "manifest.json").unlink()
+    with pytest.raises(ValueError, match="no manifest.json"):
+        CLIPDecoder.load(folder)
 
 
 def test_unfitted_and_bad_calls(fitted, motor_img):
