@@ -210,7 +210,7 @@ def family_table() -> list[tuple[str, float, float, float]]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # FastICA convergence on synthetic data
         model = FMRIDescriptorTransformer(
-            networks=cohort.networks, t_r=cohort.tr, random_state=0
+            networks=cohort.networks, t_r=cohort.t_r, random_state=0
         ).fit(cohort.timeseries[:16])
     subject = cohort.timeseries[16]
     fc, grad, graph, ica = model.descriptors_

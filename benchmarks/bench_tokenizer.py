@@ -64,16 +64,16 @@ def bench_speed(size: str, args: argparse.Namespace, device: Any) -> dict:
     """Training throughput and inference latency of one paper size."""
     import torch
 
-    from brainlm_decode.clip.train import _make_optimizer
     from brainlm_decode.tokenizer.model import SIZES, TokenizerModel
     from brainlm_decode.tokenizer.quantizers import VectorQuantizer
+    from brainlm_decode.training.optim import make_optimizer
 
     torch.manual_seed(0)
     spec = SIZES[size]
     model = TokenizerModel(450, 5, VectorQuantizer(dim=spec["embed_dim"]), **spec).to(
         device
     )
-    optimizer = _make_optimizer(model, 1e-4, 0.05)
+    optimizer = make_optimizer(model, 1e-4, 0.05)
     x = torch.randn(args.train_batch, 160, 450, device=device)
 
     def step() -> None:
@@ -157,9 +157,9 @@ def bench_reconstruction(
             quantizer_params=params,
             backbone=None,
             text_encoder=None,
-            lr=1e-3,
-            min_lr=1e-4,
-            max_epochs=args.epochs,
+            learning_rate=1e-3,
+            min_learning_rate=1e-4,
+            n_epochs=args.epochs,
             device=args.device,
             random_state=0,
         )

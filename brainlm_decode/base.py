@@ -265,6 +265,43 @@ def validate_params(
         raise (TypeError if type_only else ValueError)(message)
 
 
+def check_param(
+    value: Any,
+    name: str,
+    owner: str,
+    constraints: Sequence[Any],
+    *,
+    kind: str = "parameter",
+) -> Any:
+    """Check one value with :func:`validate_params` and return it unchanged.
+
+    Parameters
+    ----------
+    value : object
+        Value to check.
+    name : str
+        Its parameter (or argument) name.
+    owner : str
+        Name of the estimator or function, used in the message.
+    constraints : list
+        Accepted alternatives (see :func:`validate_params`).
+    kind : str, default="parameter"
+        Word used in the message ("parameter" or "argument").
+
+    Returns
+    -------
+    object
+        ``value``.
+
+    Examples
+    --------
+    >>> check_param(3, "k", "Demo", [Interval(int, 1, None)])
+    3
+    """
+    validate_params(owner, {name: value}, {name: constraints}, kind=kind)
+    return value
+
+
 def _join_alternatives(items: list[str]) -> str:
     if len(items) == 1:
         return items[0]

@@ -1,4 +1,4 @@
-"""Command line: ``brainlm-decode demo | decode | train | plugins``."""
+"""Command line: ``brainlm-decode demo | decode | train | train-clip | plugins``."""
 
 from __future__ import annotations
 
@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--overwrite", action="store_true")
     train.add_argument("-v", "--verbose", action="count", default=0)
 
+    from brainlm_decode.clip import cli_train
+
+    cli_train.add_arguments(
+        sub.add_parser(
+            "train-clip", help="train the CLIP model on embeddings (torchrun)"
+        )
+    )
     plugins = sub.add_parser("plugins", help="list available plugins")
     plugins.add_argument("group", nargs="?", default=None)
     return parser
@@ -175,12 +182,15 @@ def _run_plugins(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``brainlm-decode`` command."""
+    from brainlm_decode.clip import cli_train
+
     args = build_parser().parse_args(argv)
     runners = {
         "demo": _run_demo,
         "decode": _run_decode,
         "train": _run_train,
         "plugins": _run_plugins,
+        "train-clip": cli_train.run,
     }
     return runners[args.command](args)
 

@@ -32,6 +32,8 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
+from brainlm_decode.base import Options, check_param
+
 __all__ = ["Collection", "CollectionSplit", "load_collection"]
 
 _LOGGER = logging.getLogger(__name__)
@@ -777,11 +779,7 @@ def _check_choice(
     value: Any, choices: Sequence[str], argument: str, function: str = "load_collection"
 ) -> None:
     """Raise a ValueError unless ``value`` is one of ``choices``."""
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(
-            f"The '{argument}' argument of {function} must be one of "
-            f"{_preview(list(choices), limit=None)}; got {value!r} instead."
-        )
+    check_param(value, argument, function, [Options(*choices)], kind="argument")
 
 
 def _n_studies(size: Any, n_studies: int, argument: str) -> int:

@@ -24,7 +24,7 @@ from typing import Any
 
 GROUPS: dict[str, str] = {
     "text_encoders": "brainlm_decode.text_encoders",
-    "image_encoders": "brainlm_decode.image_encoders",
+    "image_spaces": "brainlm_decode.image_spaces",
     "descriptors": "brainlm_decode.descriptors",
     "quantizers": "brainlm_decode.quantizers",
     "backbones": "brainlm_decode.backbones",
@@ -35,6 +35,9 @@ OPTIONAL_PLUGINS: dict[str, dict[str, str]] = {
     "text_encoders": {"gemma-3-270m": "llm"},
     "backbones": {"gemma-3-270m": "llm"},
 }
+
+#: Former group names, still read (with a FutureWarning) for one release.
+DEPRECATED_GROUPS: dict[str, str] = {"image_encoders": "image_spaces"}
 
 _lock = threading.Lock()
 _discovered: dict[str, dict[str, type]] = {}
@@ -51,6 +54,16 @@ def _check_group(group: str) -> str:
     for short, full in GROUPS.items():
         if group == full:
             return short
+    old = group.removeprefix("brainlm_decode.")
+    if old in DEPRECATED_GROUPS:
+        new = DEPRECATED_GROUPS[old]
+        warnings.warn(
+            f"The plugin group {group!r} was renamed {new!r}; the old name will stop "
+            "working in the next release.",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return new
     raise ValueError(
         f"The 'group' argument must be one of {sorted(GROUPS)}. Got {group!r} instead."
     )
@@ -84,14 +97,36 @@ def _discover(group: str) -> dict[str, type]:
     with _lock:
         if group not in _discovered:
             found: dict[str, type] = {}
-            for entry_point in entry_points(group=GROUPS[group]):
-                if entry_point.name in found:
-                    continue  # first distribution on sys.path wins
-                cls = _load_entry_point(group, entry_point)
-                if cls is not None:
-                    found[entry_point.name] = cls
+            legacy = [
+                f"brainlm_decode.{old}"
+                for old, new in DEPRECATED_GROUPS.items()
+                if new == group
+            ]
+            for full in (GROUPS[group], *legacy):
+                for entry_point in entry_points(group=full):
+                    if entry_point.name in found:
+                        continue  # first distribution on sys.path wins
+                    _warn_legacy_group(full, entry_point)
+                    cls = _load_entry_point(group, entry_point)
+                    if cls is not None:
+                        found[entry_point.name] = cls
             _discovered[group] = found
         return _discovered[group]
+
+
+def _warn_legacy_group(full: str, entry_point: EntryPoint) -> None:
+    """FutureWarning for a third-party plugin declared under a former group name
+    (built-ins of an install that predates the rename are read silently)."""
+    if full in GROUPS.values() or entry_point.value.startswith("brainlm_decode."):
+        return
+    new = GROUPS[DEPRECATED_GROUPS[full.removeprefix("brainlm_decode.")]]
+    warnings.warn(
+        f"Plugin {entry_point.name!r} ({entry_point.value}) is declared under the "
+        f"entry-point group {full!r}, renamed {new!r}; declare it there (the old "
+        "group will stop being read in the next release).",
+        FutureWarning,
+        stacklevel=4,
+    )
 
 
 def clear_plugin_cache() -> None:
@@ -109,7 +144,7 @@ def list_plugins(group: str) -> list[str]:
     Parameters
     ----------
     group : str
-        One of ``"text_encoders"``, ``"image_encoders"``, ``"descriptors"``,
+        One of ``"text_encoders"``, ``"image_spaces"``, ``"descriptors"``,
         ``"quantizers"``, ``"backbones"`` (or the full entry-point group name).
 
     Returns
@@ -215,10 +250,13 @@ def get_plugin(group: str, name_or_instance: Any, **params: Any) -> Any:
     group : str
         Plugin group (see :func:`list_plugins`).
     name_or_instance : str, class or estimator instance
-        A registered name, a plugin class, or an instance (returned unchanged, so
-        that nested ``get_params``/``set_params``/``clone`` act on the user's object).
+        A registered name, a plugin class, or an instance (returned unchanged when
+        no ``params`` are given, so that nested ``get_params``/``set_params``/
+        ``clone`` act on the user's object).
     **params
-        Keyword arguments for the constructor when a name or class is given.
+        Keyword arguments for the constructor when a name or class is given; for
+        an instance, set on an unfitted clone (the caller's object is never
+        mutated).
 
     Returns
     -------
@@ -242,10 +280,85 @@ def get_plugin(group: str, name_or_instance: Any, **params: Any) -> Any:
         name_or_instance, "set_params"
     ):
         if params:
-            name_or_instance.set_params(**params)
+            from sklearn.base import clone
+
+            return clone(name_or_instance).set_params(**params)
         return name_or_instance
     raise TypeError(
         f"A {group} plugin must be given as a name among {list_plugins(group)}, a "
         "plugin class or a plugin instance (a scikit-learn estimator). "
         f"Got {name_or_instance!r} instead."
+    )
+
+
+def _registered_classes(group: str) -> dict[str, type]:
+    """Name -> class of the plugins of ``group`` that can be loaded."""
+    found = {}
+    for name in list_plugins(group):
+        try:
+            found[name] = get_plugin_class(group, name)
+        except (ValueError, ImportError):  # optional plugin whose extra is missing
+            continue
+    return found
+
+
+def plugin_name(group: str, obj: Any) -> str | None:
+    """Registered name of the class of ``obj`` (or of the class ``obj``) in ``group``.
+
+    Parameters
+    ----------
+    group : str
+        Plugin group (see :func:`list_plugins`).
+    obj : class or instance
+
+    Returns
+    -------
+    str or None
+        ``None`` when the class is not a registered plugin of the group.
+    """
+    cls = obj if inspect.isclass(obj) else type(obj)
+    for name, registered in _registered_classes(_check_group(group)).items():
+        if registered is cls:
+            return name
+    return None
+
+
+def saved_plugin_class(group: str, spec: Any, *, source: Any = "the file") -> type:
+    """Class of a nested estimator saved in a file: by registered plugin name only.
+
+    Files name nested estimators by plugin name; older files named them by import
+    path (``"module:Class"``), which is accepted only when it is the path of a
+    registered plugin of ``group``. Nothing named in a file is ever imported.
+
+    Parameters
+    ----------
+    group : str
+        Plugin group.
+    spec : str
+        Plugin name, or a legacy ``"module:Class"`` path.
+    source : str or path-like, default="the file"
+        Where ``spec`` was read, for the message.
+
+    Returns
+    -------
+    type
+
+    Raises
+    ------
+    ValueError
+        When ``spec`` is neither a registered plugin name nor the import path of a
+        registered plugin.
+    """
+    group = _check_group(group)
+    classes = _registered_classes(group)
+    if isinstance(spec, str) and spec in classes:
+        return classes[spec]
+    for cls in classes.values():
+        if spec == f"{cls.__module__}:{cls.__qualname__}":
+            return cls
+    raise ValueError(
+        f"{source} names the {group} estimator {spec!r}, which is not a registered "
+        f"plugin (available: {sorted(classes)}). brainlm_decode loads nested "
+        "estimators by plugin name only and never imports a class named in a file; "
+        "register the plugin (entry point or register_plugin) and load again."
     )

@@ -28,11 +28,11 @@ warnings.filterwarnings(
 )  # FastICA on synthetic data
 
 cohort = make_fmri_cohort(
-    n_subjects=40, n_rois=100, tr=0.8, n_timepoints=400, random_state=0
+    n_subjects=40, n_rois=100, t_r=0.8, n_timepoints=400, random_state=0
 )
 print(cohort.description if hasattr(cohort, "description") else cohort.effect)
 prep = ROITimeSeriesPreprocessor(
-    t_r=cohort.tr
+    t_r=cohort.t_r
 )  # TR 0.8 s -> 2.0 s, 160 points, robust z
 series = prep.fit_transform(cohort.timeseries)
 series.shape

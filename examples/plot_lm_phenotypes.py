@@ -65,7 +65,7 @@ timeseries = [
     for ts, dx in zip(cohort.timeseries, diagnosis, strict=True)
 ]
 
-series = ROITimeSeriesPreprocessor(t_r=cohort.tr).fit_transform(timeseries)
+series = ROITimeSeriesPreprocessor(t_r=cohort.t_r).fit_transform(timeseries)
 test = np.arange(len(series)) % 4 == 0  # 8 held-out subjects
 train = ~test
 print(series.shape, diagnosis[train].value_counts().to_dict())
@@ -91,9 +91,9 @@ tokenizer = FMRITokenizer(
     decoder_layers=1,
     backbone=None,
     text_encoder=None,
-    max_epochs=10,
-    lr=2e-3,
-    min_lr=2e-4,
+    n_epochs=10,
+    learning_rate=2e-3,
+    min_learning_rate=2e-4,
     device="cpu",
     random_state=0,
 ).fit(series[train])

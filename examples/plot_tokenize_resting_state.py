@@ -29,9 +29,9 @@ from brainlm_decode.datasets import make_fmri_cohort
 
 torch.set_num_threads(2)
 cohort = make_fmri_cohort(
-    n_subjects=24, n_rois=40, tr=0.8, n_timepoints=400, random_state=0
+    n_subjects=24, n_rois=40, t_r=0.8, n_timepoints=400, random_state=0
 )
-series = ROITimeSeriesPreprocessor(t_r=cohort.tr).fit_transform(cohort.timeseries)
+series = ROITimeSeriesPreprocessor(t_r=cohort.t_r).fit_transform(cohort.timeseries)
 train, test = series[:18], series[18:]
 describe = FMRIDescriptorTransformer(
     descriptors=("connectivity", "graph"), networks=cohort.networks, random_state=0
@@ -50,9 +50,9 @@ tokenizer = FMRITokenizer(
     size={"n_layers": 2, "embed_dim": 32, "n_heads": 4},
     quantizer_params={"codebook_size": 128},
     backbone=None,
-    max_epochs=30,
-    lr=2e-3,
-    min_lr=2e-4,
+    n_epochs=30,
+    learning_rate=2e-3,
+    min_learning_rate=2e-4,
     device="cpu",
     random_state=0,
 )

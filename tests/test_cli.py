@@ -47,7 +47,7 @@ def test_plugins_lists_groups(capsys):
     assert main(["plugins"]) == 0
     out = capsys.readouterr().out
     assert "text_encoders: gemma-3-270m, hf, minilm" in out
-    assert "image_encoders: atlas, difumo, mni-parcels" in out
+    assert "image_spaces: atlas, difumo, mni-parcels" in out
 
 
 def test_train_then_decode(tmp_path, capsys):
@@ -89,3 +89,21 @@ def test_train_then_decode(tmp_path, capsys):
     mkda_map(np.array([[-38, -22, 56]])).to_filename(path)
     assert main(["decode", str(path), "--model", str(out), "--level", "domain"]) == 0
     assert "Perception and action" in capsys.readouterr().out
+
+
+def test_train_clip_subcommand(tmp_path, capsys):
+    import numpy as np
+
+    from brainlm_decode.cli import main
+    from brainlm_decode.clip import load_clip
+
+    rng = np.random.default_rng(0)
+    text = rng.normal(size=(40, 6))
+    np.save(tmp_path / "t.npy", text)
+    np.save(tmp_path / "i.npy", text @ rng.normal(size=(6, 5)))
+    args = ["train-clip", "--text", str(tmp_path / "t.npy"), "--image"]
+    args += [str(tmp_path / "i.npy"), "--out", str(tmp_path / "m"), "--device", "cpu"]
+    args += ["--embed-dim", "4", "--batch-size", "8", "--max-epochs", "2"]
+    assert main([*args, "--seed", "0", "--validation-fraction", "0.25"]) == 0
+    assert "saved CLIP model" in capsys.readouterr().out
+    assert load_clip(tmp_path / "m").embed_dim == 4

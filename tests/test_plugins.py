@@ -155,3 +155,23 @@ def test_discovery_is_cached(throwaway_distribution, monkeypatch):
     list_plugins("descriptors")
     list_plugins("descriptors")
     assert len(calls) == 1
+
+
+def test_saved_plugin_class_by_name_or_registered_path_only():
+    from brainlm_decode.plugins import plugin_name, saved_plugin_class
+    from brainlm_decode.tokenizer.quantizers import VectorQuantizer
+
+    assert saved_plugin_class("quantizers", "vq") is VectorQuantizer
+    path = "brainlm_decode.tokenizer.quantizers:VectorQuantizer"
+    assert saved_plugin_class("quantizers", path) is VectorQuantizer
+    assert plugin_name("quantizers", VectorQuantizer()) == "vq"
+    assert plugin_name("quantizers", object()) is None
+    with pytest.raises(ValueError, match="not a registered plugin"):
+        saved_plugin_class("quantizers", "subprocess:Popen")
+
+
+def test_former_group_name_image_encoders_still_works_with_a_warning():
+    with pytest.warns(FutureWarning, match="renamed 'image_spaces'"):
+        names = list_plugins("image_encoders")
+    assert names == list_plugins("image_spaces")
+    assert "mni-parcels" in names

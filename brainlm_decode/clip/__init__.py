@@ -15,7 +15,7 @@ submodules load on first access to a public name.
 
 Multi-process training from the command line::
 
-    torchrun --nproc_per_node 2 -m brainlm_decode.clip.cli_train \\
+    torchrun --nproc_per_node 2 -m brainlm_decode.cli train-clip \\
         --text text.npy --image image.npy --out model_dir
 """
 
@@ -30,7 +30,6 @@ _LAZY_NAMES: dict[str, str] = {
     "ResidualBlock": "brainlm_decode.clip.model",
     "ClipLoss": "brainlm_decode.clip.loss",
     "clip_loss": "brainlm_decode.clip.loss",
-    "gather_features": "brainlm_decode.clip.loss",
     "TrainingHistory": "brainlm_decode.clip.train",
     "train_clip": "brainlm_decode.clip.train",
     "save_clip": "brainlm_decode.clip.serialization",

@@ -1,14 +1,16 @@
-"""Command-line training of the CLIP model, runnable under ``torchrun``.
+"""The ``brainlm-decode train-clip`` subcommand: CLIP training, runnable under ``torchrun``.
 
 One process::
 
-    python -m brainlm_decode.clip.cli_train --text text.npy --image image.npy \\
-        --out model_dir
+    brainlm-decode train-clip --text text.npy --image image.npy --out model_dir
 
 Several processes (DDP; gloo on CPU, NCCL on GPUs)::
 
-    torchrun --nproc_per_node 2 -m brainlm_decode.clip.cli_train \\
+    torchrun --nproc_per_node 2 -m brainlm_decode.cli train-clip \\
         --text text.npy --image image.npy --out model_dir --device cpu
+
+``python -m brainlm_decode.clip.cli_train`` (the former separate command) runs the
+same code.
 
 Inputs are ``.npy`` files (``allow_pickle=False``). The main process writes the model
 with :func:`~brainlm_decode.clip.serialization.save_clip` and the training record
@@ -27,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["build_parser", "main"]
+__all__ = ["add_arguments", "build_parser", "main", "run"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,6 +43,22 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m brainlm_decode.clip.cli_train",
         description="Train NiCLIP's CLIP model on paired text/image embeddings.",
     )
+    return add_arguments(parser)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the arguments of ``train-clip`` to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        A parser or subparser.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        ``parser``.
+    """
     parser.add_argument("--text", required=True, help="(n, text_dim) .npy file")
     parser.add_argument("--image", required=True, help="(n, image_dim) .npy file")
     parser.add_argument("--out", required=True, help="output folder")
@@ -96,7 +114,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     int
         Exit status (0 on success).
     """
-    args = build_parser().parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train and save the model described by parsed ``train-clip`` arguments.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Arguments parsed by a parser set up with :func:`add_arguments`.
+
+    Returns
+    -------
+    int
+        Exit status (0 on success).
+    """
     from accelerate import Accelerator
 
     from brainlm_decode.base import resolve_device

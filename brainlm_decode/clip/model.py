@@ -28,6 +28,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from brainlm_decode.base import Interval, check_param
+
 __all__ = ["CLIPModel", "ProjectionBlock", "ResidualBlock"]
 
 #: Initial logit scale of CLIP: ``log(1 / 0.07)`` (temperature 0.07, scale 14.29).
@@ -127,12 +129,7 @@ class ProjectionBlock(nn.Module):
 
 
 def _check_dim(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(
-            f"The {name!r} parameter of CLIPModel must be an int >= {minimum}. "
-            f"Got {value!r} instead."
-        )
-    return int(value)
+    return int(check_param(value, name, "CLIPModel", [Interval(int, minimum, None)]))
 
 
 class CLIPModel(nn.Module):

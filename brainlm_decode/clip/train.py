@@ -12,11 +12,8 @@ Like open_clip's trainer, the loop only sees a model and a loss.
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import math
 import time
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -30,12 +27,19 @@ from brainlm_decode.base import (
     fill_doc,
     log,
     progress,
-    resolve_device,
-    seed_from_random_state,
     validate_params,
 )
 from brainlm_decode.clip.loss import ClipLoss
 from brainlm_decode.clip.model import CLIPModel
+from brainlm_decode.training.batches import local_shards, shuffled_batches
+from brainlm_decode.training.checkpoint import BestWeights
+from brainlm_decode.training.optim import make_optimizer
+from brainlm_decode.training.runtime import (
+    device_context,
+    make_accelerator,
+    seeded_torch,
+    shared_seed,
+)
 
 __all__ = ["TrainingHistory", "train_clip"]
 
@@ -231,40 +235,8 @@ def _check_sizes(n_train: int, n_val: int, n_processes: int) -> None:
 
 
 # --------------------------------------------------------------------------------------
-# Loop pieces: batches, optimiser, one epoch, evaluation
+# Loop pieces: one epoch, evaluation
 # --------------------------------------------------------------------------------------
-
-
-def _batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
-    """Shuffled indices split into ``ceil(n / batch_size)`` nearly equal batches."""
-    order = torch.randperm(n, generator=generator)
-    return list(torch.tensor_split(order, math.ceil(n / batch_size)))
-
-
-def _local_shards(
-    batches: list[torch.Tensor], rank: int, world_size: int
-) -> Iterator[torch.Tensor]:
-    """This process's equal share of each global batch (remainder rows skipped)."""
-    for batch in batches:
-        n_local = batch.shape[0] // world_size
-        if n_local * world_size < 2:
-            continue
-        yield batch[rank * n_local : (rank + 1) * n_local]
-
-
-def _make_optimizer(
-    model: CLIPModel, lr: float, weight_decay: float
-) -> torch.optim.Optimizer:
-    """AdamW; weight decay on weight matrices only (not biases, norms, logit scale)."""
-    decay = [p for p in model.parameters() if p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.ndim < 2]
-    return torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=lr,
-    )
 
 
 def _train_epoch(
@@ -314,66 +286,6 @@ def _evaluate(
         count += index.shape[0]
     model.train(was_training)
     return total / count
-
-
-# --------------------------------------------------------------------------------------
-# Setup helpers
-# --------------------------------------------------------------------------------------
-
-
-def _make_accelerator(device: Any, accelerator: Any) -> Any:
-    """The given accelerator, or one for ``device`` (``cpu=True`` on CPU)."""
-    if accelerator is not None:
-        return accelerator
-    from accelerate import Accelerator
-
-    resolved = resolve_device(device)
-    accelerator = Accelerator(cpu=resolved.type == "cpu")
-    if accelerator.device.type != resolved.type:
-        warnings.warn(
-            f"{_OWNER}: device={device!r} was requested but accelerate's process "
-            f"state was already set up for {accelerator.device} in this process, so "
-            "training runs there. Pass an 'accelerator' or start a new process.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    return accelerator
-
-
-def _shared_seed(random_state: Any, accelerator: Any) -> int:
-    """One seed, drawn on the main process and broadcast to the others."""
-    seed = seed_from_random_state(random_state)
-    if accelerator.num_processes > 1:
-        from accelerate.utils import broadcast_object_list
-
-        seed = int(broadcast_object_list([seed], from_process=0)[0])
-    return seed
-
-
-@contextlib.contextmanager
-def _seeded_torch(seed: int, device: Any) -> Iterator[None]:
-    """Seed torch's global RNG (dropout, init) without leaking the change; on CPU
-    also switch on deterministic algorithms for the duration."""
-    devices = [device] if getattr(device, "type", "cpu") == "cuda" else []
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        if getattr(device, "type", "cpu") == "cpu":
-            torch.use_deterministic_algorithms(True, warn_only=True)
-        try:
-            yield
-        finally:
-            torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
-
-
-def _device_context(device: Any, accelerator: Any) -> Any:
-    """Make ``cuda:k`` the current device when one process trains on it."""
-    if accelerator.num_processes == 1 and isinstance(device, str) and ":" in device:
-        resolved = resolve_device(device)
-        if resolved.type == "cuda":
-            return torch.cuda.device(resolved)
-    return contextlib.nullcontext()
 
 
 # --------------------------------------------------------------------------------------
@@ -498,8 +410,8 @@ def train_clip(
         "verbose": verbose,
     }
     validate_params(_OWNER, params, _CONSTRAINTS, kind="argument")
-    accelerator = _make_accelerator(device, accelerator)
-    seed = _shared_seed(random_state, accelerator)
+    accelerator = make_accelerator(device, accelerator, owner=_OWNER)
+    seed = shared_seed(random_state, accelerator)
     split_seed, init_seed, shuffle_seed = np.random.SeedSequence(seed).generate_state(3)
     arrays = _prepare_data(
         text_embeddings,
@@ -511,8 +423,8 @@ def train_clip(
     )
     _check_sizes(arrays[0].shape[0], arrays[2].shape[0], accelerator.num_processes)
     with (
-        _device_context(device, accelerator),
-        _seeded_torch(int(init_seed), accelerator.device),
+        device_context(device, accelerator),
+        seeded_torch(int(init_seed), accelerator.device),
     ):
         return _fit(arrays, params, accelerator, int(shuffle_seed))
 
@@ -532,7 +444,7 @@ def _fit(
         embed_dim=params["embed_dim"],
         dropout=params["dropout"],
     )
-    optimizer = _make_optimizer(model, params["lr"], params["weight_decay"])
+    optimizer = make_optimizer(model, params["lr"], params["weight_decay"])
     model, optimizer = accelerator.prepare(model, optimizer)
     loss_fn = ClipLoss(
         rank=accelerator.process_index, world_size=accelerator.num_processes
@@ -543,7 +455,7 @@ def _fit(
         n_processes=accelerator.num_processes,
     )
     generator = torch.Generator().manual_seed(shuffle_seed)
-    val_batches = _batches(
+    val_batches = shuffled_batches(
         history.n_val, params["batch_size"], torch.Generator().manual_seed(shuffle_seed)
     )
     unwrapped = accelerator.unwrap_model(model)
@@ -579,12 +491,12 @@ def _run_epochs(
     train, val, val_batches, generator = data
     unwrapped = accelerator.unwrap_model(model)
     verbose = params["verbose"] if accelerator.is_main_process else 0
-    best_loss, best_state, waited = math.inf, None, 0
+    best = BestWeights(params["patience"])
     epochs = progress(range(params["max_epochs"]), verbose=verbose, desc=_OWNER)
     for epoch in epochs:
         start = time.perf_counter()
-        batches = _batches(history.n_train, params["batch_size"], generator)
-        shards = _local_shards(
+        batches = shuffled_batches(history.n_train, params["batch_size"], generator)
+        shards = local_shards(
             batches, accelerator.process_index, accelerator.num_processes
         )
         train_loss = _train_epoch(model, loss_fn, optimizer, train, shards, accelerator)
@@ -602,23 +514,20 @@ def _run_epochs(
             level=2,
             owner=_OWNER,
         )
-        if val_loss < best_loss:
-            best_loss, waited, history.best_epoch = val_loss, 0, epoch
-            best_state = copy.deepcopy(unwrapped.state_dict())
-        else:
-            waited += 1
-            if params["patience"] is not None and waited >= params["patience"]:
-                history.stopped_early = True
-                break
+        if best.update(val_loss, unwrapped):
+            history.best_epoch = epoch
+        elif best.should_stop:
+            history.stopped_early = True
+            break
     log(
         f"kept epoch {history.best_epoch + 1} of {history.n_epochs} "
         f"(validation loss {history.best_val_loss:.4f})",
         verbose=verbose,
         owner=_OWNER,
     )
-    if best_state is None:
+    if best.state is None:
         raise RuntimeError(
             f"{_OWNER}: the validation loss was never finite (training diverged); "
             "try a smaller 'lr'."
         )
-    return best_state
+    return best.state

@@ -11,6 +11,7 @@ Two makers, both seeded through ``random_state``:
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -18,14 +19,42 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import Bunch, check_random_state
 
-from brainlm_decode.datasets._validation import (
-    check_float,
-    check_int,
-    check_int_range,
-)
+from brainlm_decode.base import Interval, Satisfies, check_param
 from brainlm_decode.datasets.atlases import YEO7_NETWORKS
 
 __all__ = ["make_fmri_cohort", "make_studies_collection"]
+
+_POSITIVE_INT = Interval(int, 1, None)
+
+
+def _is_int_range(value: Any) -> bool:
+    """An int >= 1, or a pair (low, high) of ints >= 1 with low <= high."""
+    if not isinstance(value, (Sequence, np.ndarray)) or isinstance(value, str):
+        return _POSITIVE_INT.accepts(value)
+    return (
+        len(value) == 2
+        and all(_POSITIVE_INT.accepts(v) for v in value)
+        and value[0] <= value[1]
+    )
+
+
+def _int_range(value: Any, name: str, caller: str) -> tuple[int, int]:
+    """``value`` as a pair ``(low, high)``: an int ``n`` gives ``(n, n)``."""
+    check_param(
+        value,
+        name,
+        caller,
+        [
+            Satisfies(
+                _is_int_range,
+                "a positive int or a pair (low, high) of positive ints with low <= high",
+            )
+        ],
+    )
+    if _POSITIVE_INT.accepts(value):
+        return int(value), int(value)
+    return int(value[0]), int(value[1])
+
 
 # --------------------------------------------------------------------------- #
 # Studies collection
@@ -322,19 +351,33 @@ def make_studies_collection(
     ['coords', 'labels', 'metadata', 'text']
     """
     caller = "make_studies_collection"
-    n_studies = check_int(n_studies, "n_studies", caller)
-    n_topics = check_int(n_topics, "n_topics", caller)
-    peak_range = check_int_range(peaks_per_study, "peaks_per_study", caller)
-    sentence_range = check_int_range(n_sentences, "n_sentences", caller)
+    n_studies = int(check_param(n_studies, "n_studies", caller, [_POSITIVE_INT]))
+    n_topics = int(check_param(n_topics, "n_topics", caller, [_POSITIVE_INT]))
+    peak_range = _int_range(peaks_per_study, "peaks_per_study", caller)
+    sentence_range = _int_range(n_sentences, "n_sentences", caller)
     if mixture_concentration is not None:
-        mixture_concentration = check_float(
-            mixture_concentration, "mixture_concentration", caller
+        mixture_concentration = float(
+            check_param(
+                mixture_concentration,
+                "mixture_concentration",
+                caller,
+                [Interval(float, 0.0, None, closed="neither")],
+            )
         )
-    noise_peaks = check_float(
-        noise_peaks, "noise_peaks", caller, low_inclusive=True, high=1.0
+    noise_peaks = float(
+        check_param(noise_peaks, "noise_peaks", caller, [Interval(float, 0.0, 1.0)])
     )
-    spread_mm = check_float(spread_mm, "spread_mm", caller, low_inclusive=True)
-    topic_word_rate = check_float(topic_word_rate, "topic_word_rate", caller, high=1.0)
+    spread_mm = float(
+        check_param(spread_mm, "spread_mm", caller, [Interval(float, 0.0, None)])
+    )
+    topic_word_rate = float(
+        check_param(
+            topic_word_rate,
+            "topic_word_rate",
+            caller,
+            [Interval(float, 0.0, 1.0, closed="right")],
+        )
+    )
     if return_type not in ("dict", "dataset", "studyset"):
         raise ValueError(
             f"The 'return_type' parameter of {caller} must be one of 'dict', "
@@ -557,13 +600,13 @@ def _check_effect(
         YEO7_NETWORKS.index(effect_networks[1]),
     )
     base = _NETWORK_CORR[pair]
-    effect_size = check_float(
-        effect_size,
-        "effect_size",
-        caller,
-        low=-(1.0 + base),
-        high=1.0 - base,
-        high_inclusive=False,
+    effect_size = float(
+        check_param(
+            effect_size,
+            "effect_size",
+            caller,
+            [Interval(float, -(1.0 + base), 1.0 - base, closed="neither")],
+        )
     )
     return effect_size, pair
 
@@ -572,7 +615,7 @@ def make_fmri_cohort(
     n_subjects: int = 40,
     n_rois: int = 100,
     n_timepoints: int = 160,
-    tr: float = 2.0,
+    t_r: float = 2.0,
     n_groups: int = 2,
     effect_size: float = 0.3,
     *,
@@ -580,6 +623,7 @@ def make_fmri_cohort(
     n_sites: int = 1,
     site_effect: float = 0.5,
     random_state: int | np.random.RandomState | None = None,
+    tr: float | None = None,
 ) -> Bunch:
     """Make resting-state ROI time series of a cohort with a planted group effect.
 
@@ -608,7 +652,7 @@ def make_fmri_cohort(
         Number of ROIs, at least 7 (one per network).
     n_timepoints : int, default=160
         Number of time points per subject.
-    tr : float, default=2.0
+    t_r : float, default=2.0
         Repetition time, in seconds.
     n_groups : int, default=2
         Number of diagnostic groups, of balanced sizes. Group 0 is the control
@@ -629,6 +673,8 @@ def make_fmri_cohort(
         site an offset), to exercise site-wise normalisation.
     random_state : int, numpy.random.RandomState or None, default=None
         Seed or random number generator, for reproducible output.
+    tr : float or None, default=None
+        Deprecated name of ``t_r`` (FutureWarning); removed in the next release.
 
     Returns
     -------
@@ -642,7 +688,8 @@ def make_fmri_cohort(
           ``"patient"``...), ``sex`` (``"M"``/``"F"``), ``age`` and ``site``.
         - ``networks``: :obj:`list` of :obj:`str`, network of each ROI.
         - ``roi_labels``: :obj:`list` of :obj:`str`, Schaefer-like ROI names.
-        - ``tr``: :obj:`float`, repetition time in seconds.
+        - ``t_r``: :obj:`float`, repetition time in seconds (also under the
+          deprecated key ``tr``, for one release).
         - ``effect``: :obj:`dict` describing the planted effect (``networks``,
           ``effect_size``, ``per_group`` change of latent correlation,
           ``baseline_correlation``).
@@ -667,20 +714,35 @@ def make_fmri_cohort(
     {'control': 2, 'patient': 2}
     """
     caller = "make_fmri_cohort"
-    n_groups = check_int(n_groups, "n_groups", caller)
-    n_sites = check_int(n_sites, "n_sites", caller)
-    n_subjects = check_int(
-        n_subjects,
-        "n_subjects",
-        caller,
-        minimum=max(n_groups, n_sites),
-        what=f"an int >= max(n_groups, n_sites) = {max(n_groups, n_sites)}",
+    n_groups = int(check_param(n_groups, "n_groups", caller, [_POSITIVE_INT]))
+    n_sites = int(check_param(n_sites, "n_sites", caller, [_POSITIVE_INT]))
+    n_subjects = int(
+        check_param(
+            n_subjects,
+            "n_subjects",
+            caller,
+            [Interval(int, max(n_groups, n_sites), None)],  # max(n_groups, n_sites)
+        )
     )
-    n_rois = check_int(n_rois, "n_rois", caller, minimum=len(YEO7_NETWORKS))
-    n_timepoints = check_int(n_timepoints, "n_timepoints", caller, minimum=2)
-    tr = check_float(tr, "tr", caller, high=np.inf, high_inclusive=False)
-    site_effect = check_float(
-        site_effect, "site_effect", caller, low_inclusive=True, high_inclusive=False
+    n_rois = int(
+        check_param(n_rois, "n_rois", caller, [Interval(int, len(YEO7_NETWORKS), None)])
+    )
+    n_timepoints = int(
+        check_param(n_timepoints, "n_timepoints", caller, [Interval(int, 2, None)])
+    )
+    if tr is not None:
+        warnings.warn(
+            f"The 'tr' parameter of {caller} was renamed 't_r'; 'tr' will be removed "
+            "in the next release.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        t_r = tr
+    tr = float(
+        check_param(t_r, "t_r", caller, [Interval(float, 0.0, None, closed="neither")])
+    )
+    site_effect = float(
+        check_param(site_effect, "site_effect", caller, [Interval(float, 0.0, None)])
     )
     effect_size, pair = _check_effect(effect_size, effect_networks, caller)
     rng = check_random_state(random_state)
@@ -725,6 +787,7 @@ def make_fmri_cohort(
         phenotypes=phenotypes,
         networks=networks,
         roi_labels=roi_labels,
+        t_r=tr,
         tr=tr,
         effect={
             "networks": tuple(names),

@@ -104,7 +104,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         A ``brainlm_decode.text_encoders`` plugin name or instance (e.g.
         ``"minilm"``, ``"hf"``, ``"gemma-3-270m"``).
     image_space : str or ImageSpace, default="mni-parcels"
-        A ``brainlm_decode.image_encoders`` plugin name or instance (e.g.
+        A ``brainlm_decode.image_spaces`` plugin name or instance (e.g.
         ``"mni-parcels"`` offline, ``"difumo"`` as in the paper, ``"atlas"``).
     ontology : CognitiveAtlas, str, path or None, default=None
         Vocabulary to decode into. ``None`` loads the Cognitive Atlas (cached copy,
@@ -138,7 +138,10 @@ class CLIPDecoder(BaseBrainLMEstimator):
         Multiply input maps by -1 before decoding.
     percentile : float or None, default=None
         Decode the top ``percentile`` %% voxels of each map as a binary ROI.
-    %(n_jobs)s
+    n_jobs : int or None, default=None
+        Parallel jobs (joblib) of the MKDA embedding of the studies in ``fit``,
+        given to the image space when ``image_space`` is a plugin name; an
+        image-space instance keeps its own ``n_jobs``.
     %(device)s
     batch_size : int, default=128
         Contrastive batch size (NiCLIP: 128).
@@ -454,7 +457,9 @@ class CLIPDecoder(BaseBrainLMEstimator):
         return self.text_encoder_
 
     def _fit_image_space(self) -> Any:
-        space = get_plugin("image_encoders", self.image_space)
+        space = get_plugin("image_spaces", self.image_space)
+        if isinstance(self.image_space, str) and "n_jobs" in space.get_params():
+            space.set_params(n_jobs=self.n_jobs)  # a new instance: ours to set
         if space is self.image_space:
             if hasattr(space, "n_regions_"):
                 return space  # already fitted (as nilearn uses fitted maskers): reuse

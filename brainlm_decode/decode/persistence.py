@@ -40,7 +40,7 @@ def _json_params(decoder: Any) -> dict[str, Any]:
     params: dict[str, Any] = {}
     for name, value in decoder.get_params(deep=False).items():
         if name in ("text_encoder", "image_space") and not isinstance(value, str):
-            group = "text_encoders" if name == "text_encoder" else "image_encoders"
+            group = "text_encoders" if name == "text_encoder" else "image_spaces"
             names = [
                 n
                 for n in list_plugins(group)
@@ -76,7 +76,7 @@ def _restore_params(params: dict[str, Any]) -> dict[str, Any]:
     out = dict(params)
     for name, group in (
         ("text_encoder", "text_encoders"),
-        ("image_space", "image_encoders"),
+        ("image_space", "image_spaces"),
     ):
         value = out.get(name)
         if isinstance(value, dict):
@@ -225,8 +225,13 @@ def load_decoder(cls: type, path: str | os.PathLike) -> Any:
             f"{str(path)!r} holds a {config.get('format')!r}, not a {FORMAT}."
         )
     check_format_version(config.get("format_version"), FORMAT_VERSION, "decoder", path)
-    if (path / "manifest.json").is_file():
-        verify_manifest(path)
+    if not (path / "manifest.json").is_file():
+        raise ValueError(
+            f"The saved decoder at {str(path)!r} has no manifest.json: its files "
+            "cannot be checked against their sha256 checksums, which are required. "
+            "Save the decoder again (CLIPDecoder.save writes the manifest)."
+        )
+    verify_manifest(path)
     decoder = cls(**_restore_params(config["params"]))
     decoder.model_ = load_clip(path / "clip").cpu().eval()
     decoder.image_space_ = ImageSpace.load(path / "image_space")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from brainlm_decode.base import BaseBrainLMEstimator, Options, fill_doc
 
@@ -74,6 +74,10 @@ class NormativeModel(
     subjects being transformed, unlike the cohort-wide z-scoring of the
     fMRI-LM reference code.
 
+    ``X`` is a DataFrame of named descriptors (columns matched by name, in any
+    order; the output is a DataFrame) or, like any scikit-learn transformer, a
+    2D array (columns matched by position; the output is an array).
+
     Missing values (NaN) are ignored when learning the norms and stay NaN in
     the z-scores. A column with zero scale (constant in the training subjects)
     gets z = 0 for every finite value, with a warning in ``fit``; a column with
@@ -101,7 +105,7 @@ class NormativeModel(
     scale_ : pandas.Series
         Standard deviation (or scaled MAD) per column.
     feature_names_in_ : ndarray of str
-        Column names seen in ``fit``.
+        Column names seen in ``fit`` (only when fitted on a DataFrame).
     n_features_in_ : int
         Number of columns.
     n_samples_fit_ : int
@@ -137,7 +141,7 @@ class NormativeModel(
 
         Parameters
         ----------
-        X : pandas.DataFrame or None, default=None
+        X : pandas.DataFrame, array-like of shape (n_subjects, n_descriptors) or None
             Descriptors of the training subjects. May be ``None`` when
             ``reference`` is given; otherwise its columns must match it.
         y : None
@@ -157,6 +161,8 @@ class NormativeModel(
         """
         owner = type(self).__name__
         self._validate_params()
+        if X is not None and not isinstance(X, pd.DataFrame):
+            return self._fit_array(X)
         if self.reference is not None:
             norms = _check_frame(self.reference, owner=owner, name="reference")
             if X is not None:
@@ -182,6 +188,39 @@ class NormativeModel(
         self._warn_degenerate(location, scale)
         return self
 
+    def _fit_array(self, X: Any) -> NormativeModel:
+        """``fit`` on a 2D array (scikit-learn contract: columns by position)."""
+        values = validate_data(
+            self, X, reset=True, ensure_all_finite="allow-nan", dtype=np.float64
+        )
+        if self.reference is not None:
+            reference = _check_frame(
+                self.reference, owner=type(self).__name__, name="reference"
+            )
+            if reference.shape[1] != values.shape[1]:
+                raise ValueError(
+                    f"'X' has {values.shape[1]} columns but the 'reference' of "
+                    f"{type(self).__name__} has {reference.shape[1]}."
+                )
+            values = reference.to_numpy(dtype=np.float64)
+        location, scale = self._statistics(values)
+        self.n_samples_fit_ = int(values.shape[0])
+        names = np.asarray([f"x{i}" for i in range(values.shape[1])], dtype=object)
+        self.location_ = pd.Series(location, index=names)
+        self.scale_ = pd.Series(scale, index=names)
+        self._warn_degenerate(location, scale, names)
+        return self
+
+    def _apply_array(self, X: Any, inverse: bool) -> np.ndarray:
+        """``transform`` / ``inverse_transform`` of a 2D array."""
+        values = validate_data(
+            self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64
+        )
+        location, scale = self.location_.to_numpy(), self.scale_.to_numpy()
+        if inverse:
+            return location + values * scale
+        return _zscore(values, location, scale)
+
     def _statistics(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Column-wise location and scale over finite values (NaN for none)."""
         n_cols = values.shape[1]
@@ -201,8 +240,10 @@ class NormativeModel(
                 scale[j] = column.std(ddof=1) if column.size > 1 else 0.0
         return location, scale
 
-    def _warn_degenerate(self, location: np.ndarray, scale: np.ndarray) -> None:
-        names = self.feature_names_in_
+    def _warn_degenerate(
+        self, location: np.ndarray, scale: np.ndarray, names: Any = None
+    ) -> None:
+        names = self.feature_names_in_ if names is None else names
         empty = list(names[np.isnan(location)])
         constant = list(names[np.isfinite(location) & (scale == 0)])
         if empty:
@@ -238,13 +279,15 @@ class NormativeModel(
 
         Parameters
         ----------
-        X : pandas.DataFrame
-            Descriptors, with the columns seen in ``fit`` (any order).
+        X : pandas.DataFrame or array-like of shape (n_subjects, n_descriptors)
+            Descriptors, with the columns seen in ``fit`` (any order for a
+            DataFrame).
 
         Returns
         -------
-        pandas.DataFrame
-            Same index and column order as ``X``; NaN where ``X`` is NaN.
+        pandas.DataFrame or ndarray
+            Same index and column order as ``X``; NaN where ``X`` is NaN. An
+            array for an array ``X``.
 
         Raises
         ------
@@ -252,15 +295,15 @@ class NormativeModel(
             Missing or extra columns (both listed).
         """
         check_is_fitted(self, "location_")
+        if not hasattr(self, "feature_names_in_") or not isinstance(X, pd.DataFrame):
+            return self._apply_array(X, inverse=False)
         X = _check_frame(X, owner=type(self).__name__)
         self._check_columns(X, self.feature_names_in_)
         names = [str(c) for c in X.columns]
         values = X.to_numpy(dtype=np.float64)
         location = self.location_[names].to_numpy()
         scale = self.scale_[names].to_numpy()
-        safe = np.where(scale > 0, scale, 1.0)
-        z = (values - location) / safe
-        z = np.where((scale == 0) & np.isfinite(values), 0.0, z)
+        z = _zscore(values, location, scale)
         return pd.DataFrame(z, index=X.index, columns=X.columns)
 
     def inverse_transform(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -268,14 +311,16 @@ class NormativeModel(
 
         Parameters
         ----------
-        X : pandas.DataFrame
+        X : pandas.DataFrame or array-like of shape (n_subjects, n_descriptors)
             z-scores with the columns seen in ``fit``.
 
         Returns
         -------
-        pandas.DataFrame
+        pandas.DataFrame or ndarray
         """
         check_is_fitted(self, "location_")
+        if not hasattr(self, "feature_names_in_") or not isinstance(X, pd.DataFrame):
+            return self._apply_array(X, inverse=True)
         X = _check_frame(X, owner=type(self).__name__)
         self._check_columns(X, self.feature_names_in_)
         names = [str(c) for c in X.columns]
@@ -284,6 +329,32 @@ class NormativeModel(
         return pd.DataFrame(out, index=X.index, columns=X.columns)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Names of the z-scored columns (those seen in ``fit``)."""
-        check_is_fitted(self, "feature_names_in_")
-        return self.feature_names_in_.copy()
+        """Names of the z-scored columns (those seen in ``fit``).
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored.
+
+        Returns
+        -------
+        ndarray of str
+            ``feature_names_in_``, or ``x0, x1, ...`` after a fit on an array.
+        """
+        check_is_fitted(self, "location_")
+        if hasattr(self, "feature_names_in_"):
+            return self.feature_names_in_.copy()
+        return np.asarray(self.location_.index, dtype=object)
+
+    def __sklearn_tags__(self) -> Any:
+        """NaN allowed (ignored in the norms, kept in the z-scores)."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+def _zscore(values: np.ndarray, location: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """``(values - location) / scale``; 0 for finite values of zero-scale columns."""
+    safe = np.where(scale > 0, scale, 1.0)
+    z = (values - location) / safe
+    return np.where((scale == 0) & np.isfinite(values), 0.0, z)

@@ -440,8 +440,8 @@ class ROITimeSeriesPreprocessor(TransformerMixin, BaseBrainLMEstimator):
     --------
     >>> from brainlm_decode.datasets import make_fmri_cohort
     >>> cohort = make_fmri_cohort(n_subjects=4, n_rois=20, n_timepoints=300,
-    ...                           tr=0.8, random_state=0)
-    >>> prep = ROITimeSeriesPreprocessor(t_r=cohort.tr)
+    ...                           t_r=0.8, random_state=0)
+    >>> prep = ROITimeSeriesPreprocessor(t_r=cohort.t_r)
     >>> prep.fit_transform(cohort.timeseries, sites=cohort.phenotypes["site"]).shape
     (4, 160, 20)
     """

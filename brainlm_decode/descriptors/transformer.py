@@ -179,7 +179,7 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
             self._make_descriptor(spec, self.n_features_in_).fit(series)
             for spec in self.descriptors
         ]
-        raw = self._raw(series)
+        raw = self._raw(series, fitting=True)
         # features undefined for every training subject (e.g. ICA domains the atlas
         # does not cover) carry no information: leave them out of the output
         defined = raw.notna().any(axis=0)
@@ -197,11 +197,12 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
         ).fit(raw)
         return self
 
-    def _raw(self, series: list[np.ndarray]) -> pd.DataFrame:
+    def _raw(self, series: list[np.ndarray], fitting: bool = False) -> pd.DataFrame:
         """Raw (un-normalised) descriptors, subjects in chunks, families side by side.
 
         Each chunk of subjects is one joblib task; the correlation matrix of each
-        subject is computed once and shared by the families that use it.
+        subject is computed once and shared by the families that use it. Outside
+        ``fit`` the columns are those kept by the last fit.
         """
         from joblib import Parallel, delayed
 
@@ -210,7 +211,7 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
             delayed(_raw_block)(self.descriptors_, block) for block in blocks
         )
         raw = pd.concat(parts, ignore_index=True)
-        if hasattr(self, "feature_names_out_"):
+        if not fitting:
             raw = raw.loc[:, list(self.feature_names_out_)]
         return raw
 
@@ -239,7 +240,8 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
             for one subject is set to the norm (z = 0), so that downstream
             estimators receive finite numbers.
         """
-        z = self.normative_.transform(self.transform_raw(X))
+        raw = self.transform_raw(X)  # checks fitted first
+        z = self.normative_.transform(raw)
         # a feature missing for one subject only (rare) is set to the norm, z = 0
         return z.fillna(0.0).to_numpy(dtype=np.float64)
 
@@ -260,7 +262,8 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
         -------
         list of str
         """
-        z = self.normative_.transform(self.transform_raw(X))
+        raw = self.transform_raw(X)  # checks fitted first
+        z = self.normative_.transform(raw)
         families = [d.family for d in self.descriptors_]
         return [
             render_descriptor_text(

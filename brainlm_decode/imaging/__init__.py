@@ -6,7 +6,7 @@
   (least squares for maps as ``NiftiMapsMasker``, region means for labels as
   ``NiftiLabelsMasker``), factored once and applied to sparse MKDA maps at corpus
   scale.
-- Image spaces (``brainlm_decode.image_encoders`` plugins): :class:`ImageSpace`,
+- Image spaces (``brainlm_decode.image_spaces`` plugins): :class:`ImageSpace`,
   :class:`DiFuMoSpace`, :class:`MNIParcelSpace`, :class:`AtlasSpace`.
 - :func:`prepare_map`: tails, sign flip, top-percentile ROI for maps to decode.
 

@@ -3,7 +3,7 @@
 An image space is the image tower's input of NiCLIP: every study's MKDA map
 (binary 10 mm spheres around its peaks) and every map to decode become one vector
 of region values. Spaces are small scikit-learn estimators registered as
-``brainlm_decode.image_encoders`` plugins:
+``brainlm_decode.image_spaces`` plugins:
 
 - :class:`DiFuMoSpace`: DiFuMo probabilistic maps (the paper's DiFuMo-512),
   fetched by nilearn (needs the files once).
@@ -20,7 +20,6 @@ by nilearn's ``NiftiMapsMasker`` (maps, least squares) or ``NiftiLabelsMasker``
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import warnings
@@ -123,7 +122,7 @@ _ATTRIBUTES_DOC = """
 
 
 class ImageSpace(BaseBrainLMEstimator):
-    """Base class of image spaces (``brainlm_decode.image_encoders`` plugins).
+    """Base class of image spaces (``brainlm_decode.image_spaces`` plugins).
 
     Subclasses implement :meth:`_build_weights` (load or build the atlas) and
     declare their parameters; ``fit``, the transforms and persistence are shared.
@@ -407,7 +406,7 @@ class ImageSpace(BaseBrainLMEstimator):
             config = {
                 "format_version": FORMAT_VERSION,
                 "brainlm_decode_version": __version__,
-                "class": f"{type(self).__module__}:{type(self).__qualname__}",
+                "plugin": self._plugin_name(),
                 "params": self._json_params(),
                 "kind": self.kind_,
                 "region_names": self.region_names_,
@@ -415,6 +414,18 @@ class ImageSpace(BaseBrainLMEstimator):
             }
             (tmp / _CONFIG).write_text(json.dumps(config, indent=2))
         return path
+
+    def _plugin_name(self) -> str:
+        from brainlm_decode.plugins import plugin_name
+
+        name = plugin_name("image_spaces", self)
+        if name is None:
+            raise TypeError(
+                f"{type(self).__name__} is not a registered image-space plugin; "
+                "register it (entry point or register_plugin) to save it, since "
+                "nested estimators are saved by plugin name only."
+            )
+        return name
 
     def _json_params(self) -> dict[str, Any]:
         params = {}
@@ -455,10 +466,17 @@ class ImageSpace(BaseBrainLMEstimator):
         check_format_version(
             config.get("format_version"), FORMAT_VERSION, "space", path
         )
-        module_name, _, qualname = str(config["class"]).partition(":")
-        klass = getattr(importlib.import_module(module_name), qualname, None)
-        if not (isinstance(klass, type) and issubclass(klass, ImageSpace)):
-            raise ValueError(f"{config['class']!r} is not an ImageSpace class.")
+        from brainlm_decode.plugins import saved_plugin_class
+
+        # "class" (an import path) in files written before plugin names: accepted
+        # only when it is the path of a registered plugin, never imported
+        klass = saved_plugin_class(
+            "image_spaces",
+            config.get("plugin", config.get("class")),
+            source=str(config_file),
+        )
+        if not issubclass(klass, ImageSpace):
+            raise ValueError(f"{klass.__name__} is not an ImageSpace class.")
         if not issubclass(klass, cls):
             raise TypeError(
                 f"The space at {str(path)!r} is a {klass.__name__}, not a {cls.__name__}."

@@ -153,19 +153,19 @@ class HFBackbone(BaseBrainLMEstimator):
         self._check()
         from transformers import AutoConfig
 
-        from brainlm_decode.text.hf import _missing_model_error
+        from brainlm_decode.text.hf import missing_model_error
 
         source = self._model_source()
         if os.path.isdir(source) and not os.path.isfile(
             os.path.join(source, "config.json")
         ):
-            raise _missing_model_error(
+            raise missing_model_error(
                 source, FileNotFoundError("no config.json in the folder"), what="model"
             )
         try:
             return AutoConfig.from_pretrained(source)
         except OSError as exc:
-            raise _missing_model_error(source, exc, what="model") from exc
+            raise missing_model_error(source, exc, what="model") from exc
 
     @property
     def hidden_size(self) -> int:
@@ -209,13 +209,13 @@ class HFBackbone(BaseBrainLMEstimator):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from brainlm_decode.text.hf import (
-            _dtype_kwargs,
-            _is_causal_lm,
-            _missing_model_error,
+            dtype_kwargs,
+            is_causal_lm,
+            missing_model_error,
         )
 
         config = self.load_config()
-        if not _is_causal_lm(config):
+        if not is_causal_lm(config):
             raise ValueError(
                 f"The 'model' parameter of {type(self).__name__} must name a causal "
                 f"language model (a *ForCausalLM / *LMHeadModel checkpoint). Got "
@@ -226,10 +226,10 @@ class HFBackbone(BaseBrainLMEstimator):
         try:
             tokenizer = AutoTokenizer.from_pretrained(source)
             model = AutoModelForCausalLM.from_pretrained(
-                source, **_dtype_kwargs(self.torch_dtype)
+                source, **dtype_kwargs(self.torch_dtype)
             )
         except OSError as exc:
-            raise _missing_model_error(source, exc, what="model") from exc
+            raise missing_model_error(source, exc, what="model") from exc
         if tokenizer.pad_token is None:
             if tokenizer.eos_token is None:
                 raise ValueError(

@@ -237,16 +237,16 @@ class FMRILMBase(BaseBrainLMEstimator):
         ``lora``: saved LoRA settings (``False`` for full fine-tuning) that
         replace those of the parameters (adapter loading).
         """
-        from brainlm_decode.clip.train import _seeded_torch
         from brainlm_decode.lm.model import text_embedding_scale
         from brainlm_decode.text.hf import context_length
+        from brainlm_decode.training.runtime import seeded_torch
 
         lm_tokenizer, lm = self._load_backbone()
         if lora is None:
             self.lora_config_ = self._lora_settings()
         else:
             self.lora_config_ = lora or None
-        with _seeded_torch(init_seed, accelerator.device):
+        with seeded_torch(init_seed, accelerator.device):
             scale = text_embedding_scale(lm)
             model = self._build_model(lm, self.lora_config_, scale)
         self.model_ = model.to(accelerator.device).eval()
@@ -266,10 +266,10 @@ class FMRILMBase(BaseBrainLMEstimator):
 
     # -- fit pieces ---------------------------------------------------------------------
     def _accelerator(self) -> tuple[Any, np.ndarray]:
-        from brainlm_decode.clip.train import _make_accelerator, _shared_seed
+        from brainlm_decode.training.runtime import make_accelerator, shared_seed
 
-        accelerator = _make_accelerator(self.device, None)
-        seed = _shared_seed(self.random_state, accelerator)
+        accelerator = make_accelerator(self.device, owner=type(self).__name__)
+        seed = shared_seed(self.random_state, accelerator)
         return accelerator, np.random.SeedSequence(seed).generate_state(4)
 
     def _prepare(
@@ -433,11 +433,11 @@ class FMRILMBase(BaseBrainLMEstimator):
         """
         series, texts_, features = self._prepare(X, texts)
         accelerator, seeds = self._accelerator()
-        from brainlm_decode.clip.train import _device_context, _seeded_torch
+        from brainlm_decode.training.runtime import device_context, seeded_torch
 
         with (
-            _device_context(self.device, accelerator),
-            _seeded_torch(int(seeds[3]), accelerator.device),
+            device_context(self.device, accelerator),
+            seeded_torch(int(seeds[3]), accelerator.device),
         ):
             if not (self.warm_start and hasattr(self, "model_")):
                 self._setup_model(accelerator, int(seeds[0]))

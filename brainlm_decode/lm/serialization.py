@@ -178,9 +178,9 @@ def load_adapter(estimator: Any, path: str | os.PathLike) -> Any:
     estimator
         Fitted in place.
     """
-    from brainlm_decode.clip.train import _make_accelerator
     from brainlm_decode.lm.core import _is_fitted
     from brainlm_decode.lm.fmri_input import TokenLayout
+    from brainlm_decode.training.runtime import make_accelerator
 
     folder = Path(path)
     config = _read(folder)
@@ -194,7 +194,9 @@ def load_adapter(estimator: Any, path: str | os.PathLike) -> Any:
     _check_tokenizer(estimator, config["tokenizer"])
     estimator.descriptors_ = estimator.descriptors
     estimator._restore_layout(TokenLayout.from_dict(config["layout"]))
-    accelerator = _make_accelerator(estimator.device, None)
+    accelerator = make_accelerator(
+        estimator.device, owner=f"{type(estimator).__name__}.load_adapter"
+    )
     estimator._setup_model(accelerator, 0, lora=config["lora"] or False)
     if estimator.backbone_.model_id != config["backbone"]:
         raise ValueError(

@@ -109,7 +109,7 @@ class TargetsMixin:
     def _fit_frame(
         self, X: Any, frame: pd.DataFrame, texts: Any, attributes: Any
     ) -> None:
-        from brainlm_decode.clip.train import _device_context, _seeded_torch
+        from brainlm_decode.training.runtime import device_context, seeded_torch
 
         self.targets_ = list(frame.columns)
         self.classes_per_target_ = {}
@@ -141,8 +141,8 @@ class TargetsMixin:
         accelerator, seeds = self._accelerator()
         history: dict[str, Any] = {}
         with (
-            _device_context(self.device, accelerator),
-            _seeded_torch(int(seeds[3]), accelerator.device),
+            device_context(self.device, accelerator),
+            seeded_torch(int(seeds[3]), accelerator.device),
         ):
             if not (self.warm_start and hasattr(self, "model_")):
                 self._setup_model(accelerator, int(seeds[0]))

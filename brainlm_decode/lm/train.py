@@ -15,69 +15,16 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 
 from brainlm_decode.base import log, progress
+from brainlm_decode.training.batches import local_shards, shuffled_batches
+from brainlm_decode.training.optim import cosine_schedule, make_optimizer
 
-__all__ = ["cosine_schedule", "train_lm"]
-
-
-def cosine_schedule(
-    step: int, total: int, learning_rate: float, min_learning_rate: float
-) -> float:
-    """Learning rate at ``step`` of a cosine decay from the maximum to the minimum.
-
-    Parameters
-    ----------
-    step, total : int
-        0-based step and number of steps.
-    learning_rate, min_learning_rate : float
-        Rates at the first and at the last step.
-
-    Returns
-    -------
-    float
-
-    Examples
-    --------
-    >>> cosine_schedule(0, 11, 5e-4, 5e-5), cosine_schedule(10, 11, 5e-4, 5e-5)
-    (0.0005, 5e-05)
-    """
-    if total <= 1:
-        return float(learning_rate)
-    progress_ = min(step, total - 1) / (total - 1)
-    cosine = 0.5 * (1.0 + math.cos(math.pi * progress_))
-    return float(min_learning_rate + (learning_rate - min_learning_rate) * cosine)
-
-
-def _shards(
-    n: int, batch_size: int, generator: torch.Generator, rank: int, world: int
-) -> Iterator[list[int]]:
-    """This process's equal share of each shuffled global batch."""
-    order = torch.randperm(n, generator=generator)
-    for batch in torch.split(order, batch_size):
-        n_local = batch.shape[0] // world
-        if n_local == 0:
-            continue
-        yield batch[rank * n_local : (rank + 1) * n_local].tolist()
-
-
-def _optimizer(model: Any, learning_rate: float, weight_decay: float) -> Any:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("The model has no trainable parameters.")
-    decay = [p for p in params if p.ndim >= 2]
-    rest = [p for p in params if p.ndim < 2]
-    return torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": weight_decay},
-            {"params": rest, "weight_decay": 0.0},
-        ],
-        lr=learning_rate,
-    )
+__all__ = ["train_lm"]
 
 
 def _to_device(batch: dict[str, Any], device: Any) -> dict[str, Any]:
@@ -138,7 +85,7 @@ def train_lm(
     n_examples = len(epoch_examples(0))
     steps_per_epoch = max(1, math.ceil(n_examples / batch_size))
     total = n_epochs * steps_per_epoch
-    optimizer = _optimizer(model, learning_rate, weight_decay)
+    optimizer = make_optimizer(model, learning_rate, weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
         lambda s: (
@@ -159,15 +106,14 @@ def train_lm(
         examples = epoch_examples(epoch)
         sums = {"loss": 0.0, "text": 0.0, "f2f": 0.0}
         n_steps = 0
-        for index in _shards(
-            len(examples),
-            batch_size,
-            generator,
-            accelerator.process_index,
-            accelerator.num_processes,
+        batches = shuffled_batches(
+            len(examples), batch_size, generator, equal_sizes=False
+        )
+        for index in local_shards(
+            batches, accelerator.process_index, accelerator.num_processes, min_rows=1
         ):
             batch = _to_device(
-                collate([examples[i] for i in index]), accelerator.device
+                collate([examples[i] for i in index.tolist()]), accelerator.device
             )
             optimizer.zero_grad(set_to_none=True)
             out = wrapped(batch)

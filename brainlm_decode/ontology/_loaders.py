@@ -9,8 +9,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from brainlm_decode.datasets._fetch import DATA_DIR_ENV_VAR as DATA_ENV_VAR
-from brainlm_decode.datasets._fetch import get_data_dir
+from brainlm_decode.datasets import DATA_DIR_ENV_VAR as DATA_ENV_VAR
+from brainlm_decode.datasets import get_data_dir
 from brainlm_decode.ontology._atlas import CognitiveAtlas
 from brainlm_decode.ontology._tables import COGNITIVE_ATLAS_DOMAINS
 from brainlm_decode.ontology._utils import (

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from brainlm_decode._io import atomic_write_text  # noqa: F401  (re-exported)
+from brainlm_decode.base import Options, check_param
 
 LEVELS: tuple[str, ...] = ("task", "concept", "domain")
 
@@ -38,18 +39,20 @@ class CognitiveAtlasWarning(UserWarning):
 
 def check_level(level: str, argname: str = "level") -> str:
     """Return ``level`` if it is one of ``task``, ``concept``, ``domain``."""
-    if level not in LEVELS:
-        raise ValueError(f"{argname} must be one of {list(LEVELS)}; got {level!r}.")
-    return level
+    return check_param(
+        level, argname, "CognitiveAtlas", [Options(*LEVELS)], kind="argument"
+    )
 
 
 def check_on_invalid(on_invalid: str) -> str:
     """Return ``on_invalid`` if it is ``raise``, ``warn`` or ``ignore``."""
-    if on_invalid not in _ON_INVALID:
-        raise ValueError(
-            f"on_invalid must be one of {list(_ON_INVALID)}; got {on_invalid!r}."
-        )
-    return on_invalid
+    return check_param(
+        on_invalid,
+        "on_invalid",
+        "CognitiveAtlas",
+        [Options(*_ON_INVALID)],
+        kind="argument",
+    )
 
 
 def report(message: str, on_invalid: str) -> None:

@@ -31,7 +31,13 @@ from typing import Any
 
 import numpy as np
 
-from brainlm_decode.base import BaseBrainLMEstimator, Interval, Options, fill_doc
+from brainlm_decode.base import (
+    BaseBrainLMEstimator,
+    Interval,
+    Options,
+    docdict,
+    fill_doc,
+)
 from brainlm_decode.text.cache import EmbeddingCache, EmbeddingCacheWarning
 from brainlm_decode.text.chunking import (
     check_texts,
@@ -45,36 +51,31 @@ __all__ = ["HFEncoder", "MiniLMEncoder", "TextEncoder"]
 _CACHE_BLOCK = 4096  # texts embedded between two cache writes
 _MEMORY_SUBDIR = "brainlm_decode_text_embeddings"
 
-_ENCODER_DOC = {
-    "cache_dir": """cache_dir : None, str, os.PathLike or EmbeddingCache, default=None
+# encoder fragments of the package docstring templates (base.docdict)
+docdict.update(
+    {
+        "cache_dir": """cache_dir : None, str, os.PathLike or EmbeddingCache, default=None
         Folder of the on-disk embedding cache (see
         :class:`~brainlm_decode.text.EmbeddingCache`). Embeddings are keyed by the
         encoder setting (:attr:`cache_namespace`: model id, pooling and chunking
         parameters) and the sha256 of each text, so encoding the same texts again,
         in this or another process, embeds only the texts not seen before.
         ``None`` (default) disables the cache unless ``memory`` is set.""",
-    "memory": """memory : None, str or joblib.Memory, default=None
+        "encoder_memory": """memory : None, str or joblib.Memory, default=None
         Shared cache parameter of the package. When ``cache_dir`` is None and
         ``memory`` is a folder (or a :class:`joblib.Memory` with a location), the
         embedding cache lives in its ``brainlm_decode_text_embeddings`` subfolder.""",
-    "max_length": """max_length : int or None, default=None
+        "max_length": """max_length : int or None, default=None
         Tokens per chunk, special tokens included. ``None`` uses the model's
         maximum. Longer texts are split into chunks of this size.""",
-    "stride": """stride : int, default=0
+        "stride": """stride : int, default=0
         Tokens shared by consecutive chunks of a long text (see
         :func:`~brainlm_decode.text.chunk_token_ids`).""",
-}
+    }
+)
 
 
-def _fill(obj: Any) -> Any:
-    """Fill the encoder-specific placeholders, then the shared ones."""
-    if obj.__doc__:
-        for key, value in _ENCODER_DOC.items():
-            obj.__doc__ = obj.__doc__.replace(f"%({key})s", value)
-    return fill_doc(obj)
-
-
-@_fill
+@fill_doc
 class TextEncoder(BaseBrainLMEstimator):
     """Base class of text encoders: checks, cache, chunking, batching, pooling.
 
@@ -85,7 +86,7 @@ class TextEncoder(BaseBrainLMEstimator):
     Parameters
     ----------
     %(cache_dir)s
-    %(memory)s
+    %(encoder_memory)s
     %(device)s
     %(batch_size)s
         For text encoders, the number of token chunks per forward pass.
@@ -382,7 +383,7 @@ def _masked_mean(hidden: Any, pool_mask: Any) -> Any:
     return total / mask.sum(dim=1).clamp(min=1.0)
 
 
-@_fill
+@fill_doc
 class MiniLMEncoder(TextEncoder):
     """all-MiniLM-L6-v2 sentence encoder (384-d), offline, the default encoder.
 
@@ -402,7 +403,7 @@ class MiniLMEncoder(TextEncoder):
         model was trained with.
     %(stride)s
     %(cache_dir)s
-    %(memory)s
+    %(encoder_memory)s
     %(device)s
     %(batch_size)s
         For text encoders, the number of token chunks per forward pass.
@@ -510,7 +511,7 @@ def _minilm_path() -> Path:
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
 
 
-@_fill
+@fill_doc
 class HFEncoder(TextEncoder):
     """Any Hugging Face encoder or causal LM, mean-pooled over tokens.
 
@@ -540,7 +541,7 @@ class HFEncoder(TextEncoder):
         LMs, False is usually better (the ``<bos>`` state is the same for every
         text).
     %(cache_dir)s
-    %(memory)s
+    %(encoder_memory)s
     %(device)s
     %(batch_size)s
         For text encoders, the number of token chunks per forward pass.

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from brainlm_decode.base import log
+from brainlm_decode.base import fill_doc, log
 from brainlm_decode.text.cache import EmbeddingCache
-from brainlm_decode.text.encoders import HFEncoder, _fill
+from brainlm_decode.text.encoders import HFEncoder
 
 __all__ = ["GemmaEncoder", "convert_gemma_gguf", "gemma_model_dir"]
 
@@ -171,7 +171,7 @@ def _move_into_place(out: Path, target: Path, work: Path, *, overwrite: bool) ->
             raise
 
 
-@_fill
+@fill_doc
 class GemmaEncoder(HFEncoder):
     """Gemma-3-270M causal LM as a text encoder (640-d mean of last hidden states).
 

@@ -12,7 +12,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["context_length", "load_hf_backbone", "source_id"]
+__all__ = [
+    "context_length",
+    "dtype_kwargs",
+    "is_causal_lm",
+    "load_hf_backbone",
+    "missing_model_error",
+    "source_id",
+]
 
 _SANE_MAX_LENGTH = 1_000_000  # tokenizers without a limit report ~1e30
 
@@ -61,7 +68,18 @@ def context_length(config: Any, tokenizer: Any) -> int | None:
     return min(limits) if limits else None
 
 
-def _dtype_kwargs(torch_dtype: str | None) -> dict[str, Any]:
+def dtype_kwargs(torch_dtype: str | None) -> dict[str, Any]:
+    """Keyword arguments of ``from_pretrained`` for a dtype name.
+
+    Parameters
+    ----------
+    torch_dtype : str or None
+        ``"float32"``, ``"bfloat16"``, ``"auto"``... or ``None``.
+
+    Returns
+    -------
+    dict
+    """
     import torch
     import transformers
 
@@ -73,7 +91,17 @@ def _dtype_kwargs(torch_dtype: str | None) -> dict[str, Any]:
     return {"dtype": value} if major >= 5 else {"torch_dtype": value}
 
 
-def _is_causal_lm(config: Any) -> bool:
+def is_causal_lm(config: Any) -> bool:
+    """Whether a Hugging Face config describes a causal (decoder) language model.
+
+    Parameters
+    ----------
+    config : transformers.PretrainedConfig
+
+    Returns
+    -------
+    bool
+    """
     names = getattr(config, "architectures", None) or []
     return any(n.endswith(("ForCausalLM", "LMHeadModel")) for n in names) or bool(
         getattr(config, "is_decoder", False)
@@ -110,21 +138,21 @@ def load_hf_backbone(
     """
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
 
-    kwargs = _dtype_kwargs(torch_dtype)
+    kwargs = dtype_kwargs(torch_dtype)
     if os.path.isdir(source) and not os.path.isfile(
         os.path.join(source, "config.json")
     ):
-        raise _missing_model_error(
+        raise missing_model_error(
             source, FileNotFoundError("no config.json in the folder"), what="model"
         )
     try:
         config = AutoConfig.from_pretrained(source)
         tokenizer = AutoTokenizer.from_pretrained(source)
-        causal = _is_causal_lm(config)
+        causal = is_causal_lm(config)
         loader = AutoModelForCausalLM if (adapter and causal) else AutoModel
         model = loader.from_pretrained(source, **kwargs)
     except OSError as exc:
-        raise _missing_model_error(source, exc, what="model") from exc
+        raise missing_model_error(source, exc, what="model") from exc
     if adapter is not None:
         model = _apply_adapter(model, adapter)
     if getattr(config, "is_encoder_decoder", False):
@@ -148,15 +176,29 @@ def _apply_adapter(model: Any, adapter: str) -> Any:
     except (OSError, ValueError) as exc:
         if isinstance(exc, ValueError) and "adapter_config" not in str(exc):
             raise
-        raise _missing_model_error(adapter, exc, what="peft adapter") from exc
+        raise missing_model_error(adapter, exc, what="peft adapter") from exc
     try:
         return peft_model.merge_and_unload()
     except (AttributeError, NotImplementedError, ValueError):
         return peft_model.get_base_model()
 
 
-def _missing_model_error(source: str, exc: BaseException, *, what: str) -> OSError:
-    """A FileNotFoundError naming the id, the cache and the manual fix."""
+def missing_model_error(source: str, exc: BaseException, *, what: str) -> OSError:
+    """A FileNotFoundError naming the id, the cache and the manual fix.
+
+    Parameters
+    ----------
+    source : str
+        Model id or folder.
+    exc : BaseException
+        The error raised by ``from_pretrained``.
+    what : str
+        What was being loaded (e.g. ``"backbone"``).
+
+    Returns
+    -------
+    OSError
+    """
     try:
         from huggingface_hub import constants
 

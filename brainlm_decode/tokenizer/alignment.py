@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from brainlm_decode.training.distributed import gather_rows
+
 __all__ = [
     "DomainDiscriminator",
     "GradientReversal",
@@ -228,16 +230,6 @@ def siglip_loss(
     return -F.logsigmoid(labels * logits).sum() / n
 
 
-def _gather_rows(features: torch.Tensor, world_size: int) -> torch.Tensor:
-    """Rows of every process, process 0 first (no gradient: text is frozen)."""
-    import torch.distributed as dist
-
-    parts = [torch.empty_like(features) for _ in range(world_size)]
-    with torch.no_grad():
-        dist.all_gather(parts, features.detach().contiguous())
-    return torch.cat(parts, dim=0)
-
-
 class SigLIPLoss(nn.Module):
     """SigLIP loss with a learnable log-temperature and bias.
 
@@ -291,7 +283,7 @@ class SigLIPLoss(nn.Module):
         torch.Tensor of shape ()
         """
         if world_size > 1:
-            text_features = _gather_rows(text_features, world_size)
+            text_features = gather_rows(text_features, world_size, owner="SigLIPLoss")
         offset = rank * fmri_features.shape[0] if world_size > 1 else 0
         return siglip_loss(
             fmri_features,

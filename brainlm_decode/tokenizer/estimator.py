@@ -131,14 +131,16 @@ class FMRITokenizer(TransformerMixin, BaseBrainLMEstimator):
         :func:`~brainlm_decode.tokenizer.alignment.grl_schedule`).
     grl_gamma : float, default=10.0
         Steepness of the ``"dann"`` schedule.
-    lr, min_lr : float, default=1e-4, 1e-5
-        AdamW learning rate, decayed by a cosine to ``min_lr`` at the last step.
+    learning_rate, min_learning_rate : float, default=1e-4, 1e-5
+        AdamW learning rate, decayed by a cosine to ``min_learning_rate`` at the
+        last step (formerly ``lr``, ``min_lr``).
     weight_decay : float, default=0.05
         AdamW weight decay of weight matrices and embeddings.
-    max_epochs : int, default=50
-        Training epochs.
-    grad_clip : float or None, default=1.0
-        Maximum gradient norm; ``None`` disables clipping.
+    n_epochs : int, default=50
+        Training epochs (formerly ``max_epochs``).
+    max_grad_norm : float or None, default=1.0
+        Maximum gradient norm; ``None`` disables clipping (formerly
+        ``grad_clip``).
     pad : {"error", "zero", "edge", "crop"}, default="error"
         What to do when the number of time points is not a multiple of
         ``patch_size``: raise, pad the end with zeros or with the last value, or
@@ -198,7 +200,7 @@ class FMRITokenizer(TransformerMixin, BaseBrainLMEstimator):
     ...                           random_state=0)
     >>> tok = FMRITokenizer(size={"n_layers": 1, "embed_dim": 16, "n_heads": 2},
     ...                     quantizer_params={"codebook_size": 32}, backbone=None,
-    ...                     max_epochs=2, device="cpu", random_state=0)
+    ...                     n_epochs=2, device="cpu", random_state=0)
     >>> tok.fit(cohort.timeseries).transform(cohort.timeseries).shape
     (4, 8, 2)
     """
@@ -224,11 +226,11 @@ class FMRITokenizer(TransformerMixin, BaseBrainLMEstimator):
         "contrastive_weight": [Interval(float, 0.0, None)],
         "grl_schedule": [Options("dann", "constant")],
         "grl_gamma": [Interval(float, 0.0, None, closed="neither")],
-        "lr": [Interval(float, 0.0, None, closed="neither")],
-        "min_lr": [Interval(float, 0.0, None)],
+        "learning_rate": [Interval(float, 0.0, None, closed="neither")],
+        "min_learning_rate": [Interval(float, 0.0, None)],
         "weight_decay": [Interval(float, 0.0, None)],
-        "max_epochs": [Interval(int, 1, None)],
-        "grad_clip": [None, Interval(float, 0.0, None, closed="neither")],
+        "n_epochs": [Interval(int, 1, None)],
+        "max_grad_norm": [None, Interval(float, 0.0, None, closed="neither")],
         "pad": [Options(*_PAD_OPTIONS)],
     }
 
@@ -252,11 +254,11 @@ class FMRITokenizer(TransformerMixin, BaseBrainLMEstimator):
         contrastive_weight: float = 0.5,
         grl_schedule: str = "dann",
         grl_gamma: float = 10.0,
-        lr: float = 1e-4,
-        min_lr: float = 1e-5,
+        learning_rate: float = 1e-4,
+        min_learning_rate: float = 1e-5,
         weight_decay: float = 0.05,
-        max_epochs: int = 50,
-        grad_clip: float | None = 1.0,
+        n_epochs: int = 50,
+        max_grad_norm: float | None = 1.0,
         pad: str = "error",
         device: Any = "auto",
         batch_size: int = 8,
@@ -280,11 +282,11 @@ class FMRITokenizer(TransformerMixin, BaseBrainLMEstimator):
         self.contrastive_weight = contrastive_weight
         self.grl_schedule = grl_schedule
         self.grl_gamma = grl_gamma
-        self.lr = lr
-        self.min_lr = min_lr
+        self.learning_rate = learning_rate
+        self.min_learning_rate = min_learning_rate
         self.weight_decay = weight_decay
-        self.max_epochs = max_epochs
-        self.grad_clip = grad_clip
+        self.n_epochs = n_epochs
+        self.max_grad_norm = max_grad_norm
         self.pad = pad
         self.device = device
         self.batch_size = batch_size
@@ -390,7 +392,8 @@ class FMRITokenizer(TransformerMixin, BaseBrainLMEstimator):
 
     def _train_params(self) -> dict[str, Any]:
         names = (
-            "batch_size lr min_lr weight_decay max_epochs grad_clip grl_schedule "
+            "batch_size learning_rate min_learning_rate weight_decay n_epochs "
+            "max_grad_norm grl_schedule "
             "grl_gamma adversarial_tokens reconstruction_weight quantizer_weight "
             "adversarial_weight contrastive_weight verbose"
         ).split()
@@ -449,30 +452,30 @@ class FMRITokenizer(TransformerMixin, BaseBrainLMEstimator):
     def _train(
         self, series: np.ndarray, texts: list[str] | None, size: dict[str, int]
     ) -> tuple[Any, dict[str, list[float]]]:
-        from brainlm_decode.clip.train import (
-            _device_context,
-            _make_accelerator,
-            _seeded_torch,
-            _shared_seed,
-        )
         from brainlm_decode.tokenizer.model import TokenizerModel
         from brainlm_decode.tokenizer.train import train_tokenizer
+        from brainlm_decode.training.runtime import (
+            device_context,
+            make_accelerator,
+            seeded_torch,
+            shared_seed,
+        )
 
-        accelerator = _make_accelerator(self.device, None)
+        accelerator = make_accelerator(self.device, owner=_OWNER)
         if series.shape[0] < 2 * accelerator.num_processes:
             raise ValueError(
                 f"{_OWNER}.fit needs at least {2 * accelerator.num_processes} "
                 f"subjects (2 per process). Got {series.shape[0]}."
             )
-        seed = _shared_seed(self.random_state, accelerator)
+        seed = shared_seed(self.random_state, accelerator)
         init_seed, shuffle_seed, token_seed = np.random.SeedSequence(
             seed
         ).generate_state(3)
         text_embeddings = self._text_embeddings(texts)
         text_tokens = self._text_tokens(texts, int(token_seed))
         with (
-            _device_context(self.device, accelerator),
-            _seeded_torch(int(init_seed), accelerator.device),
+            device_context(self.device, accelerator),
+            seeded_torch(int(init_seed), accelerator.device),
         ):
             model = TokenizerModel(
                 series.shape[2],

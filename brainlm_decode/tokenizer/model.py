@@ -16,7 +16,6 @@ same keys, so tests run the same code at a tiny width.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import torch
@@ -125,10 +124,18 @@ def _transformer(
 
 
 def quantizer_spec(quantizer: nn.Module) -> dict[str, Any]:
-    """JSON description of a quantizer: import path of its class and parameters."""
-    cls = type(quantizer)
+    """JSON description of a quantizer: its plugin name and parameters."""
+    from brainlm_decode.plugins import plugin_name
+
+    name = plugin_name("quantizers", quantizer)
+    if name is None:
+        raise TypeError(
+            f"{type(quantizer).__name__} is not a registered quantizer plugin; "
+            "register it to save the tokenizer (nested estimators are saved by "
+            "plugin name only)."
+        )
     return {
-        "class": f"{cls.__module__}:{cls.__qualname__}",
+        "plugin": name,
         "params": {
             k: _jsonable(v) for k, v in quantizer.get_params(deep=False).items()
         },
@@ -144,12 +151,13 @@ def _jsonable(value: Any) -> Any:
 
 
 def quantizer_from_spec(spec: dict[str, Any]) -> nn.Module:
-    """Rebuild a quantizer from :func:`quantizer_spec` output."""
-    module_name, _, qualname = spec["class"].partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return obj(**spec["params"])
+    """Rebuild a quantizer from :func:`quantizer_spec` output (by plugin name;
+    the import path of older files only when it is that of a registered plugin)."""
+    from brainlm_decode.plugins import saved_plugin_class
+
+    cls = saved_plugin_class("quantizers", spec.get("plugin", spec.get("class")))
+    quantizer = cls(**spec["params"])
+    return quantizer.build() if hasattr(quantizer, "build") else quantizer
 
 
 class TokenizerModel(nn.Module):
@@ -230,6 +238,8 @@ class TokenizerModel(nn.Module):
         self.roi_embed = nn.Parameter(torch.randn(n_rois, embed_dim) * 0.02)
         self.time_embed = nn.Parameter(torch.randn(n_patches, embed_dim) * 0.02)
         self.encoder = _transformer(embed_dim, n_heads, n_layers, dropout)
+        if hasattr(quantizer, "ensure_built"):
+            quantizer.ensure_built()
         self.quantizer = quantizer
         self.decoder_roi_embed = nn.Parameter(torch.randn(n_rois, embed_dim) * 0.02)
         self.decoder_time_embed = nn.Parameter(torch.randn(n_patches, embed_dim) * 0.02)

@@ -45,6 +45,8 @@ import torch.nn.functional as F
 from sklearn.base import BaseEstimator
 from torch import nn
 
+from brainlm_decode.base import Interval, check_param
+
 __all__ = [
     "FiniteScalarQuantizer",
     "Quantizer",
@@ -65,29 +67,7 @@ def _distributed() -> bool:
 
 
 def _check_positive_int(owner: str, name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(
-            f"The {name!r} parameter of {owner} must be an int >= {minimum}. "
-            f"Got {value!r} instead."
-        )
-    if value < minimum:
-        raise ValueError(
-            f"The {name!r} parameter of {owner} must be an int >= {minimum}. "
-            f"Got {value!r} instead."
-        )
-    return int(value)
-
-
-def _check_unit_float(owner: str, name: str, value: Any, *, closed: bool) -> float:
-    ok = isinstance(value, (int, float, np.floating)) and not isinstance(value, bool)
-    ok = ok and (0.0 <= value <= 1.0 if closed else 0.0 <= value < 1.0)
-    if not ok:
-        bounds = "[0, 1]" if closed else "[0, 1)"
-        raise ValueError(
-            f"The {name!r} parameter of {owner} must be a float in {bounds}. "
-            f"Got {value!r} instead."
-        )
-    return float(value)
+    return int(check_param(value, name, owner, [Interval(int, minimum, None)]))
 
 
 def nearest_code(x: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
@@ -193,10 +173,56 @@ class Quantizer(BaseEstimator, nn.Module):
     """Base class of quantizers: a torch module and a scikit-learn estimator.
 
     Subclasses take ``dim`` (input width; ``None`` until the owner sets it) as
-    their first keyword argument, build their weights in ``__init__`` when ``dim``
-    is known, and implement :meth:`forward`, :meth:`decode` and
-    :attr:`codebook_size`.
+    their first keyword argument; ``__init__`` only stores parameters (scikit-learn
+    contract). Weights are built by :meth:`build` (called by :meth:`with_dim`, or
+    on first use), so that ``set_params`` followed by ``build`` or first use gives
+    weights of the new shape. Subclasses implement ``_build``, :meth:`forward`,
+    :meth:`decode` and :attr:`codebook_size`.
     """
+
+    _built: bool = False
+
+    def build(self) -> Quantizer:
+        """Validate the parameters and (re)build the weights and buffers.
+
+        Returns
+        -------
+        self : Quantizer
+
+        Raises
+        ------
+        ValueError
+            When ``dim`` is not set or a parameter is out of range.
+        """
+        self._require_dim()
+        self._build()
+        self._built = True
+        return self.train(self.training)
+
+    def ensure_built(self) -> Quantizer:
+        """Build the weights unless they are already built for the parameters.
+
+        Returns
+        -------
+        self : Quantizer
+        """
+        return self if self._built else self.build()
+
+    def set_params(self, **params: Any) -> Quantizer:
+        """Set parameters; the weights are rebuilt by :meth:`build` or on first use.
+
+        Parameters
+        ----------
+        **params
+            Constructor parameters.
+
+        Returns
+        -------
+        self : Quantizer
+        """
+        super().set_params(**params)
+        self._built = False
+        return self
 
     def with_dim(self, dim: int) -> Quantizer:
         """A fresh copy of this quantizer (same parameters) for inputs of width ``dim``.
@@ -212,7 +238,7 @@ class Quantizer(BaseEstimator, nn.Module):
             A new, untrained instance; ``self`` is left unchanged.
         """
         params = {**self.get_params(deep=False), "dim": int(dim)}
-        return type(self)(**params)
+        return type(self)(**params).build()
 
     @property
     def codebook_size(self) -> int:
@@ -250,6 +276,12 @@ class Quantizer(BaseEstimator, nn.Module):
     def __repr__(self, N_CHAR_MAX: int = 700) -> str:
         """Estimator-style representation (parameters that differ from defaults)."""
         return BaseEstimator.__repr__(self, N_CHAR_MAX=N_CHAR_MAX)
+
+    def __sklearn_tags__(self) -> Any:
+        """Inputs are torch tensors of shape (..., dim), not 2D arrays."""
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        return tags
 
 
 class VectorQuantizer(Quantizer):
@@ -312,7 +344,7 @@ class VectorQuantizer(Quantizer):
     Examples
     --------
     >>> import torch
-    >>> vq = VectorQuantizer(dim=8, codebook_size=16)
+    >>> vq = VectorQuantizer(dim=8, codebook_size=16).build().eval()
     >>> quantized, indices, aux = vq(torch.randn(4, 10, 8))
     >>> quantized.shape, indices.shape, bool((vq.decode(indices) == quantized).all())
     (torch.Size([4, 10, 8]), torch.Size([4, 10]), True)
@@ -341,8 +373,6 @@ class VectorQuantizer(Quantizer):
         self.kmeans_iters = kmeans_iters
         self.dead_code_threshold = dead_code_threshold
         self.eps = eps
-        if dim is not None:
-            self._build()
 
     # ``codebook_size`` is both a constructor parameter (get_params reads it) and
     # the contract's property, so it is stored under a private name.
@@ -362,20 +392,10 @@ class VectorQuantizer(Quantizer):
         width = dim
         if self.codebook_dim is not None:
             width = _check_positive_int(owner, "codebook_dim", self.codebook_dim)
-        _check_unit_float(owner, "decay", self.decay, closed=False)
+        check_param(self.decay, "decay", owner, [Interval(float, 0, 1, closed="left")])
         _check_positive_int(owner, "kmeans_iters", self.kmeans_iters)
         for name in ("commitment_weight", "dead_code_threshold", "eps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError(
-                    f"The {name!r} parameter of {owner} must be a float >= 0. "
-                    f"Got {value!r} instead."
-                )
-            if value < 0:
-                raise ValueError(
-                    f"The {name!r} parameter of {owner} must be a float >= 0. "
-                    f"Got {value!r} instead."
-                )
+            check_param(getattr(self, name), name, owner, [Interval(float, 0, None)])
         projected = width != dim
         self.project_in = nn.Linear(dim, width) if projected else nn.Identity()
         self.project_out = nn.Linear(width, dim) if projected else nn.Identity()
@@ -458,7 +478,7 @@ class VectorQuantizer(Quantizer):
         aux_loss : torch.Tensor of shape ()
             Weighted commitment loss (zero outside training).
         """
-        dim = self._require_dim()
+        dim = int(self.ensure_built().dim)
         if x.shape[-1] != dim:
             raise ValueError(
                 f"{type(self).__name__} expects inputs of width {dim} (last axis). "
@@ -494,7 +514,7 @@ class VectorQuantizer(Quantizer):
         -------
         torch.Tensor of shape ``indices.shape + (dim,)``
         """
-        dim = self._require_dim()
+        dim = int(self.ensure_built().dim)
         indices = self._check_indices(indices).to(self.embed.device)
         codes = self.project_out(self.embed[indices.reshape(-1)])
         return codes.reshape(*indices.shape, dim)
@@ -545,8 +565,6 @@ class FiniteScalarQuantizer(Quantizer):
         self.dim = dim
         self.levels = levels
         self.eps = eps
-        if dim is not None:
-            self._build()
 
     def _checked_levels(self) -> list[int]:
         owner = type(self).__name__
@@ -607,7 +625,7 @@ class FiniteScalarQuantizer(Quantizer):
         aux_loss : torch.Tensor of shape ()
             Zero.
         """
-        dim = self._require_dim()
+        dim = int(self.ensure_built().dim)
         if x.shape[-1] != dim:
             raise ValueError(
                 f"{type(self).__name__} expects inputs of width {dim} (last axis). "
@@ -635,7 +653,7 @@ class FiniteScalarQuantizer(Quantizer):
         -------
         torch.Tensor of shape ``indices.shape + (dim,)``
         """
-        self._require_dim()
+        self.ensure_built()
         indices = self._check_indices(indices).to(self._basis.device)
         digits = (indices[..., None] // self._basis) % self._levels
         dtype = next(iter(self.parameters()), torch.empty(0)).dtype

@@ -15,10 +15,8 @@ or the new one, never a mix.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +54,15 @@ _FITTED = (
 )
 
 
+#: Former parameter names of files saved before the rename -> current names.
+_RENAMED = {
+    "lr": "learning_rate",
+    "min_lr": "min_learning_rate",
+    "max_epochs": "n_epochs",
+    "grad_clip": "max_grad_norm",
+}
+
+
 def _to_json(value: Any, dropped: list[str], name: str) -> Any:
     """JSON form of a parameter; estimators become ``{"__estimator__": ...}``."""
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -67,10 +74,13 @@ def _to_json(value: Any, dropped: list[str], name: str) -> Any:
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {k: _to_json(v, dropped, f"{name}.{k}") for k, v in value.items()}
     if hasattr(value, "get_params") and not isinstance(value, type):
-        cls = type(value)
+        found = _plugin_of(value)
+        if found is None:  # nested estimators are saved by plugin name only
+            dropped.append(name)
+            return None
         params = value.get_params(deep=False)
         return {
-            "__estimator__": f"{cls.__module__}:{cls.__qualname__}",
+            "__plugin__": list(found),
             "params": {
                 k: _to_json(v, dropped, f"{name}.{k}") for k, v in params.items()
             },
@@ -81,28 +91,46 @@ def _to_json(value: Any, dropped: list[str], name: str) -> Any:
     return None
 
 
-def _import(path: str) -> Any:
-    module_name, _, qualname = path.partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return obj
+def _plugin_of(value: Any) -> tuple[str, str] | None:
+    """(group, name) of the registered plugin class of ``value``, or None."""
+    from brainlm_decode.plugins import GROUPS, plugin_name
+
+    for group in GROUPS:
+        name = plugin_name(group, value)
+        if name is not None:
+            return group, name
+    return None
+
+
+def _saved_class(value: dict[str, Any]) -> type:
+    """Class of a saved nested estimator, by plugin name (never imported from a path).
+
+    Files written before plugin names hold an import path (``"__estimator__"``),
+    accepted only when it is the path of a registered plugin.
+    """
+    from brainlm_decode.plugins import GROUPS, saved_plugin_class
+
+    if "__plugin__" in value:
+        group, name = value["__plugin__"]
+        return saved_plugin_class(group, name)
+    path = value["__estimator__"]
+    for group in GROUPS:
+        try:
+            return saved_plugin_class(group, path)
+        except ValueError:
+            continue
+    raise ValueError(
+        f"The saved tokenizer names the nested estimator {path!r}, which is not a "
+        "registered plugin. brainlm_decode loads nested estimators by plugin name "
+        "only and never imports a class named in a file."
+    )
 
 
 def _from_json(value: Any) -> Any:
     if isinstance(value, list):
         return [_from_json(v) for v in value]
-    if isinstance(value, dict) and "__estimator__" in value:
-        try:
-            cls = _import(value["__estimator__"])
-        except (ImportError, AttributeError) as exc:
-            warnings.warn(
-                f"Cannot import {value['__estimator__']!r} ({exc}); the parameter "
-                "is restored as None (the tokens do not depend on it).",
-                UserWarning,
-                stacklevel=4,
-            )
-            return None
+    if isinstance(value, dict) and ("__plugin__" in value or "__estimator__" in value):
+        cls = _saved_class(value)
         return cls(**{k: _from_json(v) for k, v in value["params"].items()})
     if isinstance(value, dict):
         return {k: _from_json(v) for k, v in value.items()}
@@ -204,7 +232,7 @@ def load_tokenizer(path: str | os.PathLike, *, device: Any = "cpu") -> Any:
     folder = Path(path)
     config = _read_config(folder)
     weights = checked_file(folder, config["weights"], CONFIG_NAME)
-    params = {k: _from_json(v) for k, v in config["params"].items()}
+    params = {_RENAMED.get(k, k): _from_json(v) for k, v in config["params"].items()}
     for name in config.get("unsaved_params", []):
         params.pop(name.split(".")[0], None)
     tokenizer = FMRITokenizer(**params)

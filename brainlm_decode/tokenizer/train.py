@@ -1,7 +1,7 @@
 """Training loop of the fMRI tokenizer, one code path for CPU, GPU and DDP.
 
-:func:`train_tokenizer` runs AdamW with a cosine learning-rate decay (``lr`` to
-``min_lr`` over all steps) and gradient clipping on
+:func:`train_tokenizer` runs AdamW with a cosine learning-rate decay (``learning_rate`` to
+``min_learning_rate`` over all steps) and gradient clipping on
 
     ``w_rec * reconstruction + w_q * quantizer + w_adv * adversarial
     + w_con * contrastive``
@@ -11,8 +11,8 @@ under ``torchrun`` / ``accelerate launch`` every global batch is shared equally
 between processes, gradients are averaged by DDP, the SigLIP term contrasts each
 process's rows against the texts of the whole global batch and the VQ codebook
 statistics are summed over processes, so that every process keeps the same
-weights and codebook. Seeding, batching and accelerator set-up are those of the
-CLIP trainer (:mod:`brainlm_decode.clip.train`).
+weights and codebook. Seeding, batching, the optimiser, the schedule and the
+accelerator set-up come from :mod:`brainlm_decode.training`.
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ import numpy as np
 import torch
 
 from brainlm_decode.base import log, progress
-from brainlm_decode.clip.train import _batches, _local_shards, _make_optimizer
 from brainlm_decode.tokenizer.alignment import grl_schedule
+from brainlm_decode.training.batches import local_shards, shuffled_batches
+from brainlm_decode.training.optim import cosine_schedule, make_optimizer
 
-__all__ = ["HISTORY_KEYS", "LOSS_TERMS", "cosine_lr", "train_tokenizer"]
+__all__ = ["HISTORY_KEYS", "LOSS_TERMS", "train_tokenizer"]
 
 _OWNER = "FMRITokenizer"
 
@@ -36,31 +37,6 @@ _OWNER = "FMRITokenizer"
 LOSS_TERMS = ("reconstruction", "quantizer", "adversarial", "contrastive")
 #: Per-epoch records of ``FMRITokenizer.history_``.
 HISTORY_KEYS = ("loss", *LOSS_TERMS, "grl_coefficient", "lr", "epoch_time")
-
-
-def cosine_lr(step: int, total: int, lr: float, min_lr: float) -> float:
-    """Cosine decay from ``lr`` (step 0) to ``min_lr`` (last step).
-
-    Parameters
-    ----------
-    step, total : int
-        Current step (0-based) and number of steps.
-    lr, min_lr : float
-        Initial and final learning rates.
-
-    Returns
-    -------
-    float
-
-    Examples
-    --------
-    >>> cosine_lr(0, 11, 1e-4, 1e-5), cosine_lr(10, 11, 1e-4, 1e-5)
-    (0.0001, 1e-05)
-    """
-    if total <= 1:
-        return lr
-    progress_ = min(max(step / (total - 1), 0.0), 1.0)
-    return min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress_))
 
 
 def _steps_per_epoch(n: int, batch_size: int, world_size: int) -> int:
@@ -119,8 +95,11 @@ def _train_epoch(
         coefficient = grl_schedule(
             progress_, schedule=params["grl_schedule"], gamma=params["grl_gamma"]
         )
-        lr = cosine_lr(
-            state["step"], state["total_steps"], params["lr"], params["min_lr"]
+        lr = cosine_schedule(
+            state["step"],
+            state["total_steps"],
+            params["learning_rate"],
+            params["min_learning_rate"],
         )
         for group in optimizer.param_groups:
             group["lr"] = lr
@@ -135,8 +114,8 @@ def _train_epoch(
         )
         loss = _total(terms, params)
         accelerator.backward(loss)
-        if params["grad_clip"] is not None:
-            accelerator.clip_grad_norm_(model.parameters(), params["grad_clip"])
+        if params["max_grad_norm"] is not None:
+            accelerator.clip_grad_norm_(model.parameters(), params["max_grad_norm"])
         optimizer.step()
         sums["loss"] += loss.detach()
         for name in LOSS_TERMS:
@@ -181,8 +160,8 @@ def train_tokenizer(
     text_tokens : ndarray of shape (n_tokens, backbone_dim) or None
         Language-model text-token embeddings (adversarial term).
     params : dict
-        ``batch_size``, ``lr``, ``min_lr``, ``weight_decay``, ``max_epochs``,
-        ``grad_clip``, ``<term>_weight`` for each of :data:`LOSS_TERMS`,
+        ``batch_size``, ``learning_rate``, ``min_learning_rate``, ``weight_decay``,
+        ``n_epochs``, ``max_grad_norm``, ``<term>_weight`` for each of :data:`LOSS_TERMS`,
         ``grl_schedule``, ``grl_gamma``, ``adversarial_tokens``, ``verbose``.
     accelerator : accelerate.Accelerator
         The accelerator (one or several processes).
@@ -208,11 +187,11 @@ def train_tokenizer(
         "device": accelerator.device,
         "patch_size": model.config["patch_size"],
     }
-    optimizer = _make_optimizer(model, params["lr"], params["weight_decay"])
+    optimizer = make_optimizer(model, params["learning_rate"], params["weight_decay"])
     model, optimizer = accelerator.prepare(model, optimizer)
     state = {
         "step": 0,
-        "total_steps": params["max_epochs"]
+        "total_steps": params["n_epochs"]
         * _steps_per_epoch(n, params["batch_size"], world),
         "sampler": torch.Generator().manual_seed(
             shuffle_seed + 1 + accelerator.process_index
@@ -222,10 +201,10 @@ def train_tokenizer(
     generator = torch.Generator().manual_seed(shuffle_seed)
     verbose = params["verbose"] if accelerator.is_main_process else 0
     history: dict[str, list[float]] = {key: [] for key in HISTORY_KEYS}
-    for epoch in progress(range(params["max_epochs"]), verbose=verbose, desc=_OWNER):
+    for epoch in progress(range(params["n_epochs"]), verbose=verbose, desc=_OWNER):
         start = time.perf_counter()
-        shards = _local_shards(
-            _batches(n, params["batch_size"], generator),
+        shards = local_shards(
+            shuffled_batches(n, params["batch_size"], generator),
             accelerator.process_index,
             world,
         )
@@ -236,7 +215,7 @@ def train_tokenizer(
         for key in HISTORY_KEYS:
             history[key].append(record[key])
         log(
-            f"epoch {epoch + 1}/{params['max_epochs']}: "
+            f"epoch {epoch + 1}/{params['n_epochs']}: "
             + ", ".join(f"{k} {record[k]:.4f}" for k in ("loss", *LOSS_TERMS)),
             verbose=verbose,
             level=2,

@@ -26,7 +26,8 @@ def test_torchrun_two_processes_match_one(make_pairs, tmp_path, torchrun) -> Non
     result = torchrun(
         [
             "-m",
-            "brainlm_decode.clip.cli_train",
+            "brainlm_decode.cli",
+            "train-clip",
             *("--text", tmp_path / "t.npy", "--image", tmp_path / "i.npy"),
             *("--val-text", tmp_path / "vt.npy"),
             *("--val-image", tmp_path / "vi.npy"),

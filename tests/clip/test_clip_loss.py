@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from brainlm_decode.clip import ClipLoss, gather_features
+from brainlm_decode.clip import ClipLoss
 
 
 def _numpy_clip_loss(text: np.ndarray, image: np.ndarray, scale: float) -> float:
@@ -56,12 +56,6 @@ def test_gradient_reaches_scale_and_features() -> None:
     ClipLoss()(text, image, logit_scale.exp()).backward()
     assert logit_scale.grad is not None and text.grad is not None
     assert image.grad is not None and torch.isfinite(image.grad).all()
-
-
-def test_single_process_gather_is_identity() -> None:
-    a, b = torch.randn(3, 2), torch.randn(3, 2)
-    out_a, out_b = gather_features(a, b)
-    assert out_a is a and out_b is b
 
 
 def test_errors() -> None:

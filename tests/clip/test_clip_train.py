@@ -128,15 +128,6 @@ def test_grouped_split_keeps_studies_together() -> None:
     assert len(set(groups[val_idx])) == 6
 
 
-def test_batches_cover_every_pair_with_equal_sizes() -> None:
-    generator = torch.Generator().manual_seed(0)
-    batches = train_module._batches(300, 128, generator)
-    assert [len(b) for b in batches] == [100, 100, 100]
-    assert sorted(torch.cat(batches).tolist()) == list(range(300))
-    shards = list(train_module._local_shards(batches[:1], rank=1, world_size=3))
-    assert torch.equal(shards[0], batches[0][33:66])
-
-
 @pytest.mark.parametrize(
     ("change", "match"),
     [
@@ -186,9 +177,3 @@ def test_verbose_logs_epochs(pairs, capsys) -> None:
     train_clip(text[:80], image[:80], max_epochs=2, verbose=2, random_state=0, **FAST)
     err = capsys.readouterr().err
     assert "[train_clip] epoch 2/2" in err and "kept epoch" in err
-
-
-def test_warns_when_accelerate_state_has_another_device(monkeypatch) -> None:
-    monkeypatch.setattr(train_module, "resolve_device", lambda d: torch.device("meta"))
-    with pytest.warns(RuntimeWarning, match="accelerate's process state"):
-        train_module._make_accelerator("cpu", None)

@@ -140,7 +140,7 @@ def test_studies_as_nimare_objects():
     "kwargs, match",
     [
         ({"n_studies": -1}, r"'n_studies' parameter of make_studies_collection "
-         r"must be a positive int. Got -1 instead"),
+         r"must be an int in the range \[1, inf\). Got -1 instead"),
         ({"n_studies": 2.5}, "'n_studies'"),
         ({"n_topics": 0}, "'n_topics'"),
         ({"n_topics": True}, "'n_topics'"),
@@ -268,8 +268,8 @@ def test_cohort_groups_and_sites():
         ({"n_subjects": 3, "n_groups": 4}, "'n_subjects'"),
         ({"n_rois": 5}, "'n_rois'"),
         ({"n_timepoints": 1}, "'n_timepoints'"),
-        ({"tr": 0.0}, "'tr'"),
-        ({"tr": "2"}, "'tr'"),
+        ({"t_r": 0.0}, "'t_r'"),
+        ({"t_r": "2"}, "'t_r'"),
         ({"n_groups": 0}, "'n_groups'"),
         ({"n_sites": -2}, "'n_sites'"),
         ({"site_effect": -0.1}, "'site_effect'"),
@@ -282,3 +282,13 @@ def test_cohort_groups_and_sites():
 def test_cohort_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_fmri_cohort(**kwargs)
+
+
+def test_fmri_cohort_tr_renamed_t_r():
+    from brainlm_decode.datasets import make_fmri_cohort
+
+    cohort = make_fmri_cohort(n_subjects=2, n_rois=7, n_timepoints=20, t_r=0.8)
+    assert cohort.t_r == 0.8 and cohort.tr == 0.8
+    with pytest.warns(FutureWarning, match="renamed 't_r'"):
+        old = make_fmri_cohort(n_subjects=2, n_rois=7, n_timepoints=20, tr=0.7)
+    assert old.t_r == 0.7

@@ -176,6 +176,11 @@ def test_load_detects_corruption_and_newer_format(fitted, tmp_path):
     (folder / "manifest.json").unlink()
     with pytest.raises(ValueError, match="format version 99"):
         CLIPDecoder.load(folder)
+    # checksums are always required: a deleted manifest is an error
+    folder = fitted.save(tmp_path / "decoder3")
+    (folder / "manifest.json").unlink()
+    with pytest.raises(ValueError, match="no manifest.json"):
+        CLIPDecoder.load(folder)
 
 
 def test_unfitted_and_bad_calls(fitted, motor_img):
@@ -290,3 +295,13 @@ def test_fitted_image_space_is_reused(studies):
     space = MNIParcelSpace(n_parcels=64).fit()
     decoder = small_decoder(image_space=space, max_epochs=1).fit(studies)
     assert decoder.image_space_ is space
+
+
+def test_n_jobs_reaches_the_image_space_built_from_a_name(monkeypatch):
+    from brainlm_decode.imaging.spaces import MNIParcelSpace
+
+    monkeypatch.setattr(MNIParcelSpace, "fit", lambda self, *a, **k: self)
+    decoder = CLIPDecoder(image_space="mni-parcels", n_jobs=2)
+    assert decoder._fit_image_space().n_jobs == 2
+    mine = MNIParcelSpace(n_jobs=1)
+    assert CLIPDecoder(image_space=mine, n_jobs=2)._fit_image_space().n_jobs == 1

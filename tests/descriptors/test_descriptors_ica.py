@@ -25,13 +25,13 @@ FAST = {"n_components": 10, "max_iter": 300, "random_state": 0}
 @pytest.fixture(scope="module")
 def cohort():
     return make_fmri_cohort(
-        n_subjects=10, n_rois=100, n_timepoints=160, tr=2.0, random_state=0
+        n_subjects=10, n_rois=100, n_timepoints=160, t_r=2.0, random_state=0
     )
 
 
 @pytest.fixture(scope="module")
 def fitted(cohort):
-    ica = ICADescriptors(networks=cohort.networks, t_r=cohort.tr, **FAST)
+    ica = ICADescriptors(networks=cohort.networks, t_r=cohort.t_r, **FAST)
     return ica.fit(cohort.timeseries[:8])
 
 

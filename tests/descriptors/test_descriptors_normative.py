@@ -170,7 +170,7 @@ def test_inverse_transform_round_trip(train):
 @pytest.mark.parametrize(
     ("call", "error", "match"),
     [
-        (lambda: NormativeModel().fit(np.zeros((3, 2))), TypeError, "DataFrame"),
+        (lambda: NormativeModel().fit([["a", "b"]]), ValueError, "convert"),
         (lambda: NormativeModel().fit(), ValueError, "no 'reference'"),
         (
             lambda: NormativeModel(method="zscore").fit(pd.DataFrame({"a": [1.0]})),
@@ -228,3 +228,16 @@ def test_clone_with_reference(train):
     model = clone(NormativeModel(reference=train, method="median_mad"))
     assert model.get_params()["method"] == "median_mad"
     pd.testing.assert_frame_equal(model.get_params()["reference"], train)
+
+
+def test_arrays_are_matched_by_position_and_stay_arrays():
+    train = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0]])
+    model = NormativeModel().fit(train)
+    assert not hasattr(model, "feature_names_in_") and model.n_features_in_ == 2
+    z = model.transform(np.array([[4.0, 40.0]]))
+    assert isinstance(z, np.ndarray)
+    np.testing.assert_allclose(z, [[2.0, 2.0]])
+    np.testing.assert_allclose(model.inverse_transform(z), [[4.0, 40.0]])
+    assert list(model.get_feature_names_out()) == ["x0", "x1"]
+    with pytest.raises(ValueError, match="features"):
+        model.transform(np.zeros((1, 3)))

@@ -25,7 +25,7 @@ OWNER = "ROITimeSeriesPreprocessor"
 def cohort():
     """Twelve subjects, two sites, 300 points at TR 0.8 s (240 s)."""
     return make_fmri_cohort(
-        n_subjects=12, n_rois=14, n_timepoints=300, tr=0.8, n_sites=2, random_state=0
+        n_subjects=12, n_rois=14, n_timepoints=300, t_r=0.8, n_sites=2, random_state=0
     )
 
 
@@ -89,7 +89,7 @@ def test_resample_same_tr_and_errors():
 
 
 def test_synthetic_cohort_whole_chain(cohort):
-    prep = ROITimeSeriesPreprocessor(t_r=cohort.tr, roi_labels=cohort.roi_labels)
+    prep = ROITimeSeriesPreprocessor(t_r=cohort.t_r, roi_labels=cohort.roi_labels)
     sites = cohort.phenotypes["site"]
     out = prep.fit_transform(cohort.timeseries, sites=sites)
     assert out.shape == (12, 160, 14)

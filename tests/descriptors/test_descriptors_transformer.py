@@ -25,7 +25,7 @@ def fitted(cohort):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # FastICA convergence on Gaussian-like data
         return FMRIDescriptorTransformer(
-            networks=cohort.networks, t_r=cohort.tr, random_state=0
+            networks=cohort.networks, t_r=cohort.t_r, random_state=0
         ).fit(cohort.timeseries[:16])
 
 
@@ -80,7 +80,7 @@ def test_pandas_output_and_text(fitted, cohort):
 
 def test_pipeline_with_preprocessing_in_cross_validation(cohort):
     pipe = make_pipeline(
-        ROITimeSeriesPreprocessor(t_r=cohort.tr, n_timepoints=120),
+        ROITimeSeriesPreprocessor(t_r=cohort.t_r, n_timepoints=120),
         FMRIDescriptorTransformer(
             descriptors=("connectivity", "graph"),
             networks=cohort.networks,

@@ -178,6 +178,24 @@ def test_save_load_round_trip(fixture, request, tmp_path, peaks):
         ImageSpace.load(tmp_path)
 
 
+def test_load_names_classes_by_plugin_name_only(parcel_space, tmp_path):
+    import json
+
+    path = parcel_space.save(tmp_path / "space")
+    config = json.loads((path / "space.json").read_text())
+    assert config["plugin"] == "mni-parcels" and "class" not in config
+    # files written before plugin names: the import path of a registered plugin
+    del config["plugin"]
+    config["class"] = "brainlm_decode.imaging.spaces:MNIParcelSpace"
+    (path / "space.json").write_text(json.dumps(config))
+    assert type(ImageSpace.load(path)) is type(parcel_space)
+    # any other class path is rejected, never imported
+    config["class"] = "os:system"
+    (path / "space.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="not a registered plugin.*never imports"):
+        ImageSpace.load(path)
+
+
 @pytest.mark.filterwarnings("ignore:Resampling binary images")
 def test_resampling_warning_for_other_grid(labels_space, mkda_imgs):
     from nilearn.image import index_img, resample_img

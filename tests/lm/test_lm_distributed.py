@@ -95,7 +95,7 @@ def test_torchrun_two_processes_agree_and_match_one(
         decoder_layers=1,
         backbone=None,
         text_encoder=None,
-        max_epochs=2,
+        n_epochs=2,
         device="cpu",
         random_state=0,
     ).fit(cohort.timeseries).save(tokenizer_dir)

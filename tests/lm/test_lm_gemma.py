@@ -32,7 +32,7 @@ def test_gemma_lora_step_and_prediction():
         decoder_layers=1,
         backbone=None,
         text_encoder=None,
-        max_epochs=1,
+        n_epochs=1,
         device="cpu",
         random_state=0,
     ).fit(cohort.timeseries)

@@ -28,7 +28,7 @@ from brainlm_decode.lm.prompts import (
     score_multi_answers,
     score_structured,
 )
-from brainlm_decode.lm.train import cosine_schedule
+from brainlm_decode.training import cosine_schedule
 
 SCHEMA = {
     "sex": ["male", "female"],

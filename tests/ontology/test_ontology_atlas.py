@@ -131,7 +131,9 @@ def test_lookups(atlas: CognitiveAtlas) -> None:
     assert atlas.lookup_names("ctp_C6", level="domain") == "Language"
     with pytest.raises(ValueError, match="did you mean.*n-back task"):
         atlas.lookup_ids("n-bak task")
-    with pytest.raises(ValueError, match="level must be one of"):
+    with pytest.raises(
+        ValueError, match="'level' argument of CognitiveAtlas must be a str among"
+    ):
         atlas.lookup_ids("t1", level="disorder")
     assert atlas.concepts_of("n-back task")["id"].tolist() == ["c1", "c2"]
     assert atlas.tasks_of("response inhibition")["id"].tolist() == ["t2", "t3"]
@@ -241,7 +243,9 @@ def test_validation_errors() -> None:
         CognitiveAtlas(TASKS, [{"id": "c1", "label": "x"}])
     with pytest.raises(ValueError, match="empty id"):
         CognitiveAtlas([{"id": "", "name": "x", "definition": "y"}])
-    with pytest.raises(ValueError, match="on_invalid must be one of"):
+    with pytest.raises(
+        ValueError, match="'on_invalid' argument of CognitiveAtlas must be a str among"
+    ):
         CognitiveAtlas(TASKS, on_invalid="maybe")
     with pytest.raises(TypeError, match="tasks must be a pandas DataFrame"):
         CognitiveAtlas(42)

@@ -38,7 +38,7 @@ _SCRIPT = textwrap.dedent(
             size={"n_layers": 1, "embed_dim": 16, "n_heads": 2},
             quantizer=quantizer, quantizer_params=quantizer_params,
             decoder_layers=1, backbone=None, text_encoder=HashTextEncoder(),
-            max_epochs=3, lr=1e-3, min_lr=1e-4, batch_size=4, device="cpu",
+            n_epochs=3, learning_rate=1e-3, min_learning_rate=1e-4, batch_size=4, device="cpu",
             random_state=0,
         )
 

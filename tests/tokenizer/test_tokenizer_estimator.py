@@ -47,7 +47,7 @@ def test_fitted_attributes_and_output_shapes(fitted, series):
 
 
 def test_reconstruction_loss_falls_during_training(make_tokenizer, cohort):
-    tok = make_tokenizer(max_epochs=12, text_encoder=None, lr=3e-3)
+    tok = make_tokenizer(n_epochs=12, text_encoder=None, learning_rate=3e-3)
     tok.fit(cohort.timeseries)
     curve = tok.history_["reconstruction"]
     assert curve[-1] < 0.9 * curve[0]
@@ -108,7 +108,7 @@ def test_adversarial_term_with_a_causal_lm_backbone(
     tok = make_tokenizer(
         backbone=HFBackbone(tiny_causal_lm_dir),
         text_corpus=["Default mode connectivity is elevated."],
-        max_epochs=2,
+        n_epochs=2,
         adversarial_tokens=16,
     )
     tok.fit(cohort.timeseries, texts=texts)
@@ -123,7 +123,7 @@ def test_adversarial_term_without_texts_warns_and_is_skipped(
 ):
     from brainlm_decode.lm import HFBackbone
 
-    tok = make_tokenizer(backbone=HFBackbone(tiny_causal_lm_dir), max_epochs=1)
+    tok = make_tokenizer(backbone=HFBackbone(tiny_causal_lm_dir), n_epochs=1)
     with pytest.warns(UserWarning, match="adversarial term"):
         tok.fit(cohort.timeseries)
     assert tok.alignment_terms_ == []
@@ -132,14 +132,14 @@ def test_adversarial_term_without_texts_warns_and_is_skipped(
 def test_padding_options(make_tokenizer, series):
     short = series[:, :50]
     with pytest.raises(ValueError, match="not a multiple of patch_size=32"):
-        make_tokenizer(max_epochs=1).fit(short)
-    zero = make_tokenizer(max_epochs=1, pad="zero").fit(short)
+        make_tokenizer(n_epochs=1).fit(short)
+    zero = make_tokenizer(n_epochs=1, pad="zero").fit(short)
     assert (zero.n_timepoints_, zero.n_patches_) == (50, 2)
     assert zero.inverse_transform(zero.transform(short)).shape == short.shape
     assert zero.reconstruct(short).shape == short.shape
-    crop = make_tokenizer(max_epochs=1, pad="crop").fit(short)
+    crop = make_tokenizer(n_epochs=1, pad="crop").fit(short)
     assert crop.n_patches_ == 1 and crop.transform(short).shape == (12, 10, 1)
-    edge = make_tokenizer(max_epochs=1, pad="edge").fit(short)
+    edge = make_tokenizer(n_epochs=1, pad="edge").fit(short)
     assert edge.transform(series[:, :40]).shape == (12, 10, 2)
     with pytest.raises(ValueError, match="at most that many patches"):
         edge.transform(series[:, :40].repeat(3, axis=1))
@@ -184,3 +184,22 @@ def test_sklearn_tags_and_params(make_tokenizer):
     assert tags.input_tags.two_d_array is False and tags.input_tags.three_d_array
     assert FMRITokenizer().get_params()["backbone"] == "gemma-3-270m"
     assert FMRITokenizer().get_params()["text_encoder"] == "minilm"
+
+
+def test_load_maps_former_parameter_names(fitted, series, tmp_path):
+    path = fitted.save(tmp_path / "old")
+    config = json.loads((path / "config.json").read_text())
+    params = config["params"]
+    for old, new in [
+        ("lr", "learning_rate"),
+        ("min_lr", "min_learning_rate"),
+        ("max_epochs", "n_epochs"),
+        ("grad_clip", "max_grad_norm"),
+    ]:
+        params[old] = params.pop(new)
+    (path / "config.json").write_text(json.dumps(config))
+    loaded = FMRITokenizer.load(path)
+    assert loaded.n_epochs == fitted.n_epochs
+    assert loaded.learning_rate == fitted.learning_rate
+    assert loaded.max_grad_norm == fitted.max_grad_norm
+    np.testing.assert_array_equal(loaded.transform(series), fitted.transform(series))

@@ -53,7 +53,11 @@ def test_indices_in_range_and_decode_equals_quantized(quantizer):
 
 def test_vq_training_forward_value_matches_codes_and_gradients_pass_straight():
     torch.manual_seed(0)
-    vq = VectorQuantizer(dim=8, codebook_size=16, dead_code_threshold=0.0).train()
+    vq = (
+        VectorQuantizer(dim=8, codebook_size=16, dead_code_threshold=0.0)
+        .build()
+        .train()
+    )
     x = torch.randn(40, 8, requires_grad=True)
     quantized, indices, aux = vq(x)
     codes = vq.embed[indices]  # EMA moved the codes a little after the lookup
@@ -68,7 +72,11 @@ def test_vq_training_forward_value_matches_codes_and_gradients_pass_straight():
 def test_vq_kmeans_init_finds_the_clusters():
     torch.manual_seed(0)
     centres, points = _clusters()
-    vq = VectorQuantizer(dim=8, codebook_size=16, dead_code_threshold=0.0).train()
+    vq = (
+        VectorQuantizer(dim=8, codebook_size=16, dead_code_threshold=0.0)
+        .build()
+        .train()
+    )
     assert not bool(vq.initted)
     vq(points)
     assert bool(vq.initted)
@@ -88,7 +96,9 @@ def test_spherical_kmeans_returns_unit_means_and_counts():
 
 def test_vq_ema_update_changes_codes_in_training_only():
     torch.manual_seed(0)
-    vq = VectorQuantizer(dim=8, codebook_size=8, dead_code_threshold=0.0).train()
+    vq = (
+        VectorQuantizer(dim=8, codebook_size=8, dead_code_threshold=0.0).build().train()
+    )
     vq(torch.randn(64, 8))
     before = vq.embed.clone()
     vq.eval()
@@ -104,7 +114,7 @@ def test_vq_ema_update_changes_codes_in_training_only():
 
 def test_vq_reseeds_dead_codes_from_the_batch():
     torch.manual_seed(0)
-    vq = VectorQuantizer(dim=8, codebook_size=8, kmeans_init=False).train()
+    vq = VectorQuantizer(dim=8, codebook_size=8, kmeans_init=False).build().train()
     vq.cluster_size.fill_(10.0)
     vq.cluster_size[[2, 5]] = 0.0  # two codes never used
     x = torch.randn(30, 8)
@@ -148,9 +158,9 @@ def test_quantizers_are_plugins_and_estimators():
     copy = clone(FiniteScalarQuantizer(levels=[8, 8]))
     assert copy.get_params()["levels"] == [8, 8]
     with pytest.raises(ValueError, match="'levels'"):
-        FiniteScalarQuantizer(dim=4, levels=[1, 4])
+        FiniteScalarQuantizer(dim=4, levels=[1, 4]).build()
     with pytest.raises(ValueError, match="'decay'"):
-        VectorQuantizer(dim=4, decay=1.5)
+        VectorQuantizer(dim=4, decay=1.5).build()
 
 
 def test_codebook_usage():
