@@ -57,6 +57,7 @@ def _is_ontology(value: Any) -> bool:
         value is None
         or isinstance(value, (str, os.PathLike))
         or (hasattr(value, "task_concept_matrix") and hasattr(value, "vocabulary"))
+        or callable(value)
     )
 
 
@@ -106,10 +107,16 @@ class CLIPDecoder(BaseBrainLMEstimator):
     image_space : str or ImageSpace, default="mni-parcels"
         A ``brainlm_decode.image_encoders`` plugin name or instance (e.g.
         ``"mni-parcels"`` offline, ``"difumo"`` as in the paper, ``"atlas"``).
-    ontology : CognitiveAtlas, str, path or None, default=None
-        Vocabulary to decode into. ``None`` loads the Cognitive Atlas (cached copy,
-        else downloaded); a path is a saved :class:`~brainlm_decode.ontology.CognitiveAtlas`
-        or a folder with the Cognitive Atlas JSON export.
+    ontology : CognitiveAtlas, {"snapshot", "live"}, callable, path or None, \
+            default=None
+        Vocabulary to decode into. ``None`` or ``"snapshot"``: the Cognitive Atlas
+        snapshot shipped with the package (export of 2020-05-22, CC BY-SA 3.0,
+        checksummed; offline, see
+        :func:`~brainlm_decode.ontology.load_cognitive_atlas_snapshot`).
+        ``"live"``: the current Cognitive Atlas API (cached on disk). A loader
+        called without arguments, a saved
+        :class:`~brainlm_decode.ontology.CognitiveAtlas` or a folder with the
+        Cognitive Atlas JSON export.
     text_source : str or sequence of str, default=("title", "abstract")
         Text fields of the collection joined into each study's text.
     alpha : float, default=0.5
@@ -156,7 +163,8 @@ class CLIPDecoder(BaseBrainLMEstimator):
     image_space_ : ImageSpace
         Fitted image space.
     ontology_ : CognitiveAtlas
-        Ontology decoded into.
+        Ontology decoded into; ``ontology_.metadata`` holds the version, date,
+        licence and attribution of the shipped snapshot.
     task_embeddings_ : ndarray of shape (n_tasks, embed_dim)
         Unit-norm task embeddings in the CLIP space.
     prior_ : ndarray of shape (n_tasks,)
@@ -180,7 +188,12 @@ class CLIPDecoder(BaseBrainLMEstimator):
             Satisfies(_is_plugin_value, "a text encoder name or instance")
         ],
         "image_space": [Satisfies(_is_plugin_value, "an image space name or instance")],
-        "ontology": [Satisfies(_is_ontology, "a CognitiveAtlas, a path or None")],
+        "ontology": [
+            Satisfies(
+                _is_ontology,
+                "a CognitiveAtlas, 'snapshot', 'live', a loader, a path or None",
+            )
+        ],
         "text_source": [
             Satisfies(_is_text_source, "a text field name or a list of them")
         ],
@@ -273,12 +286,13 @@ class CLIPDecoder(BaseBrainLMEstimator):
         self.text_encoder_ = None  # built from the current text_encoder parameter
         from brainlm_decode.collection import load_collection
 
+        # what can fail fast fails before minutes of embedding
+        ontology, space = self._preflight()
         coll = load_collection(collection)
         texts, coordinates, study_ids = self._study_inputs(coll)
         self._log(f"embedding {len(study_ids)} study texts")
         text_emb = self._text_encoder().encode(list(texts))
         self._log("embedding study peaks as MKDA maps")
-        space = self._fit_image_space()
         image_emb = space.transform_coordinates(coordinates, ids=study_ids)
         keep = np.abs(image_emb).sum(axis=1) > 0
         if not np.all(keep):
@@ -293,6 +307,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
             image_emb[keep],
             groups=np.asarray(study_ids)[keep],
             image_space=space,
+            ontology=ontology,
         )
 
     def fit_embeddings(
@@ -327,6 +342,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         """
         self._validate_params()
         self.text_encoder_ = None  # built from the current text_encoder parameter
+        ontology = self._load_ontology()
         space = image_space if image_space is not None else self._fit_image_space()
         return self._fit_embeddings(
             text_embeddings,
@@ -334,10 +350,18 @@ class CLIPDecoder(BaseBrainLMEstimator):
             groups=groups,
             vocabulary_embeddings=vocabulary_embeddings,
             image_space=space,
+            ontology=ontology,
         )
 
     def _fit_embeddings(
-        self, text_emb, image_emb, *, groups, image_space, vocabulary_embeddings=None
+        self,
+        text_emb,
+        image_emb,
+        *,
+        groups,
+        image_space,
+        ontology,
+        vocabulary_embeddings=None,
     ) -> CLIPDecoder:
         from brainlm_decode.clip.train import train_clip
 
@@ -349,7 +373,6 @@ class CLIPDecoder(BaseBrainLMEstimator):
                 "The 'image_embeddings' argument must have one column per region of "
                 f"the image space ({n_regions}). Got shape {image_emb.shape} instead."
             )
-        ontology = self._load_ontology()
         if vocabulary_embeddings is None:
             vocabulary_embeddings = self.embed_vocabulary(ontology)
         vocab = np.asarray(vocabulary_embeddings, dtype=np.float32)
@@ -453,6 +476,13 @@ class CLIPDecoder(BaseBrainLMEstimator):
             self.text_encoder_ = encoder
         return self.text_encoder_
 
+    def _preflight(self) -> tuple[Any, Any]:
+        """Ontology, text-encoder weights and image space, checked before embedding."""
+        ontology = self._load_ontology()
+        # reading the dimension loads the weights: a missing model fails here
+        getattr(self._text_encoder(), "embedding_dim", None)
+        return ontology, self._fit_image_space()
+
     def _fit_image_space(self) -> Any:
         space = get_plugin("image_encoders", self.image_space)
         if space is self.image_space:
@@ -462,16 +492,9 @@ class CLIPDecoder(BaseBrainLMEstimator):
         return space.fit()
 
     def _load_ontology(self) -> Any:
-        from brainlm_decode.ontology import CognitiveAtlas, fetch_cognitive_atlas
+        from brainlm_decode.ontology import resolve_ontology
 
-        if self.ontology is None:
-            return fetch_cognitive_atlas(verbose=self.verbose)
-        if isinstance(self.ontology, (str, os.PathLike)):
-            path = Path(self.ontology)
-            if path.is_dir() and (path / "TaskCollection.json").exists():
-                return CognitiveAtlas.from_json_dump(path)
-            return CognitiveAtlas.load(path)
-        return self.ontology
+        return resolve_ontology(self.ontology, verbose=self.verbose)
 
     def _encode_text(self, embeddings: np.ndarray) -> np.ndarray:
         import torch

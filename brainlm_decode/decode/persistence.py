@@ -122,15 +122,7 @@ def save_decoder(
 
     from brainlm_decode.clip.serialization import save_clip
 
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(
-            f"The 'path' argument {str(path)!r} exists; pass overwrite=True to replace it."
-        )
-    if path.exists() and (path.is_file() or not (path / "config.json").exists()):
-        raise FileExistsError(
-            f"Refusing to overwrite {str(path)!r}: it is not a saved decoder."
-        )
+    path = check_save_path(path, overwrite=overwrite)
     with atomic_directory(path) as tmp:
         save_clip(decoder.model_, tmp / "clip")
         decoder.image_space_.save(tmp / "image_space")
@@ -163,6 +155,38 @@ def save_decoder(
             **(manifest_extra or {}),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return path
+
+
+def check_save_path(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Check, before any work, that a decoder can be saved to ``path``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination folder.
+    overwrite : bool, default=False
+        Whether an existing saved decoder may be replaced.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    FileExistsError
+        When ``path`` exists and ``overwrite`` is False, or exists and is not a
+        saved decoder (never overwritten).
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"The 'path' argument {str(path)!r} exists; pass overwrite=True to replace it."
+        )
+    if path.exists() and (path.is_file() or not (path / "config.json").exists()):
+        raise FileExistsError(
+            f"Refusing to overwrite {str(path)!r}: it is not a saved decoder."
+        )
     return path
 
 
