@@ -589,20 +589,32 @@ class CLIPDecoder(BaseBrainLMEstimator):
             "domain": domain,
         }
 
-    def decode(self, imgs: Any) -> dict[str, Any]:
+    def decode(self, imgs: Any, *, map_name: str | None = None) -> dict[str, Any]:
         """Decode maps at the three levels at once.
 
         Parameters
         ----------
-        imgs : niimg-like or list of niimg-like
-            Brain maps (statistical maps, subject maps or ROI masks).
+        imgs : niimg-like, list of niimg-like, MetaResult, Studyset or Dataset
+            Brain maps (statistical maps, subject maps or ROI masks), a NiMARE
+            ``MetaResult`` (its corrected z map when present, else ``z``) or a
+            NiMARE collection whose analyses carry images (decoded analysis by
+            analysis); see :mod:`brainlm_decode.imaging.inputs`.
+        map_name : str or None, default=None
+            Map of a ``MetaResult`` or image type of a collection to decode.
 
         Returns
         -------
         dict
             ``{"task": ..., "concept": ..., "domain": ...}``: DataFrames for one
-            map, lists of DataFrames for a list.
+            map, lists of DataFrames for a list, one table indexed by
+            ``(analysis_id, term)`` for a collection. ``DataFrame.attrs`` holds
+            the provenance of NiMARE inputs (estimator, corrector, map name).
         """
+        from brainlm_decode.imaging.inputs import resolve_maps
+
+        nimare_maps = resolve_maps(imgs, map_name=map_name)
+        if nimare_maps is not None:
+            return nimare_maps.finish(self.decode(nimare_maps.imgs))
         scores = self.decode_embeddings(self._image_embeddings(imgs))
         n_maps = scores["posterior"].shape[0]
         tables = {
@@ -613,16 +625,20 @@ class CLIPDecoder(BaseBrainLMEstimator):
             return {level: tables[level][0] for level in LEVELS}
         return tables
 
-    def transform(self, imgs: Any, level: str = "task") -> Any:
+    def transform(
+        self, imgs: Any, level: str = "task", *, map_name: str | None = None
+    ) -> Any:
         """Decode brain maps into one level of the ontology.
 
         Parameters
         ----------
-        imgs : niimg-like or list of niimg-like
+        imgs : niimg-like, list of niimg-like, MetaResult, Studyset or Dataset
             Brain maps in MNI space (resampled to the image-space grid with a
-            warning when needed).
+            warning when needed), or NiMARE objects as in :meth:`decode`.
         level : {"task", "concept", "domain"}, default="task"
             Which terms.
+        map_name : str or None, default=None
+            Map of a ``MetaResult`` or image type of a collection to decode.
 
         Returns
         -------
@@ -630,14 +646,15 @@ class CLIPDecoder(BaseBrainLMEstimator):
             Indexed by term name, sorted by decreasing probability. Tasks:
             columns ``id``, ``posterior``, ``likelihood``, ``prior``,
             ``similarity`` (cosine in the CLIP space). Concepts and domains:
-            ``id`` and ``probability``.
+            ``id`` and ``probability``. A collection gives one table indexed by
+            ``(analysis_id, term)`` with a ``rank`` column.
         """
         if level not in LEVELS:
             raise ValueError(
                 f"The 'level' argument of CLIPDecoder.transform must be one of "
                 f"{list(LEVELS)}. Got {level!r} instead."
             )
-        return self.decode(imgs)[level]
+        return self.decode(imgs, map_name=map_name)[level]
 
     def _table(self, scores: dict[str, np.ndarray], i: int, level: str) -> pd.DataFrame:
         atlas = self.ontology_
