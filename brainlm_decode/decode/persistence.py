@@ -197,7 +197,7 @@ def _strip_definitions(atlas: Any) -> Any:
     for level in ("tasks", "concepts", "domains"):
         for entry in data[level]:
             entry["definition"] = ""
-    return CognitiveAtlas(
+    stripped = CognitiveAtlas(
         tasks=data["tasks"],
         concepts=data["concepts"],
         domains=data["domains"],
@@ -206,6 +206,8 @@ def _strip_definitions(atlas: Any) -> Any:
         on_invalid="ignore",
         source=data.get("source"),
     )
+    stripped.metadata = dict(data.get("metadata") or {})  # version, licence
+    return stripped
 
 
 def verify_manifest(path: str | os.PathLike) -> None:
