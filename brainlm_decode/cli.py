@@ -52,7 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--ontology",
         default=None,
-        help="Cognitive Atlas dump folder or saved ontology JSON",
+        help="'snapshot' (default: the Cognitive Atlas shipped with the package, "
+        "offline), 'live' (current API, cached), a Cognitive Atlas dump folder or a "
+        "saved ontology JSON",
     )
     train.add_argument("--text-encoder", default="minilm")
     train.add_argument("--image-space", default="mni-parcels")
@@ -150,7 +152,12 @@ def _run_decode(args: argparse.Namespace) -> int:
 
 def _run_train(args: argparse.Namespace) -> int:
     from brainlm_decode.decode.decoder import CLIPDecoder
+    from brainlm_decode.decode.persistence import check_save_path
 
+    try:  # before minutes of embedding, not after
+        check_save_path(args.out, overwrite=args.overwrite)
+    except FileExistsError as exc:
+        raise SystemExit(f"brainlm-decode train: {exc} (use --overwrite)") from None
     decoder = CLIPDecoder(
         text_encoder=args.text_encoder,
         image_space=args.image_space,

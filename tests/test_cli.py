@@ -107,3 +107,25 @@ def test_train_clip_subcommand(tmp_path, capsys):
     assert main([*args, "--seed", "0", "--validation-fraction", "0.25"]) == 0
     assert "saved CLIP model" in capsys.readouterr().out
     assert load_clip(tmp_path / "m").embed_dim == 4
+
+
+@pytest.mark.parametrize("existing", ["decoder_folder", "other_folder", "file"])
+def test_train_refuses_an_existing_out_before_any_work(tmp_path, monkeypatch, existing):
+    from brainlm_decode.decode.decoder import CLIPDecoder
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fit ran although --out could not be written")
+
+    monkeypatch.setattr(CLIPDecoder, "fit", no_fit)
+    out = tmp_path / "out"
+    if existing == "file":
+        out.write_text("x")
+    else:
+        out.mkdir()
+        if existing == "decoder_folder":
+            (out / "config.json").write_text("{}")
+    with pytest.raises(SystemExit, match="exists.*--overwrite"):
+        main(["train", str(tmp_path), "--out", str(out)])
+    if existing != "decoder_folder":  # never a decoder: refused even so
+        with pytest.raises(SystemExit, match="not a saved decoder"):
+            main(["train", str(tmp_path), "--out", str(out), "--overwrite"])

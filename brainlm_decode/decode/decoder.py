@@ -57,6 +57,7 @@ def _is_ontology(value: Any) -> bool:
         value is None
         or isinstance(value, (str, os.PathLike))
         or (hasattr(value, "task_concept_matrix") and hasattr(value, "vocabulary"))
+        or callable(value)
     )
 
 
@@ -106,10 +107,16 @@ class CLIPDecoder(BaseBrainLMEstimator):
     image_space : str or ImageSpace, default="mni-parcels"
         A ``brainlm_decode.image_spaces`` plugin name or instance (e.g.
         ``"mni-parcels"`` offline, ``"difumo"`` as in the paper, ``"atlas"``).
-    ontology : CognitiveAtlas, str, path or None, default=None
-        Vocabulary to decode into. ``None`` loads the Cognitive Atlas (cached copy,
-        else downloaded); a path is a saved :class:`~brainlm_decode.ontology.CognitiveAtlas`
-        or a folder with the Cognitive Atlas JSON export.
+    ontology : CognitiveAtlas, {"snapshot", "live"}, callable, path or None, \
+            default=None
+        Vocabulary to decode into. ``None`` or ``"snapshot"``: the Cognitive Atlas
+        snapshot shipped with the package (export of 2020-05-22, CC BY-SA 3.0,
+        checksummed; offline, see
+        :func:`~brainlm_decode.ontology.load_cognitive_atlas_snapshot`).
+        ``"live"``: the current Cognitive Atlas API (cached on disk). A loader
+        called without arguments, a saved
+        :class:`~brainlm_decode.ontology.CognitiveAtlas` or a folder with the
+        Cognitive Atlas JSON export.
     text_source : str or sequence of str, default=("title", "abstract")
         Text fields of the collection joined into each study's text.
     alpha : float, default=0.5
@@ -159,7 +166,8 @@ class CLIPDecoder(BaseBrainLMEstimator):
     image_space_ : ImageSpace
         Fitted image space.
     ontology_ : CognitiveAtlas
-        Ontology decoded into.
+        Ontology decoded into; ``ontology_.metadata`` holds the version, date,
+        licence and attribution of the shipped snapshot.
     task_embeddings_ : ndarray of shape (n_tasks, embed_dim)
         Unit-norm task embeddings in the CLIP space.
     prior_ : ndarray of shape (n_tasks,)
@@ -183,7 +191,12 @@ class CLIPDecoder(BaseBrainLMEstimator):
             Satisfies(_is_plugin_value, "a text encoder name or instance")
         ],
         "image_space": [Satisfies(_is_plugin_value, "an image space name or instance")],
-        "ontology": [Satisfies(_is_ontology, "a CognitiveAtlas, a path or None")],
+        "ontology": [
+            Satisfies(
+                _is_ontology,
+                "a CognitiveAtlas, 'snapshot', 'live', a loader, a path or None",
+            )
+        ],
         "text_source": [
             Satisfies(_is_text_source, "a text field name or a list of them")
         ],
@@ -276,12 +289,13 @@ class CLIPDecoder(BaseBrainLMEstimator):
         self.text_encoder_ = None  # built from the current text_encoder parameter
         from brainlm_decode.collection import load_collection
 
+        # what can fail fast fails before minutes of embedding
+        ontology, space = self._preflight()
         coll = load_collection(collection)
         texts, coordinates, study_ids = self._study_inputs(coll)
         self._log(f"embedding {len(study_ids)} study texts")
         text_emb = self._text_encoder().encode(list(texts))
         self._log("embedding study peaks as MKDA maps")
-        space = self._fit_image_space()
         image_emb = space.transform_coordinates(coordinates, ids=study_ids)
         keep = np.abs(image_emb).sum(axis=1) > 0
         if not np.all(keep):
@@ -296,6 +310,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
             image_emb[keep],
             groups=np.asarray(study_ids)[keep],
             image_space=space,
+            ontology=ontology,
         )
 
     def fit_embeddings(
@@ -330,6 +345,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         """
         self._validate_params()
         self.text_encoder_ = None  # built from the current text_encoder parameter
+        ontology = self._load_ontology()
         space = image_space if image_space is not None else self._fit_image_space()
         return self._fit_embeddings(
             text_embeddings,
@@ -337,10 +353,18 @@ class CLIPDecoder(BaseBrainLMEstimator):
             groups=groups,
             vocabulary_embeddings=vocabulary_embeddings,
             image_space=space,
+            ontology=ontology,
         )
 
     def _fit_embeddings(
-        self, text_emb, image_emb, *, groups, image_space, vocabulary_embeddings=None
+        self,
+        text_emb,
+        image_emb,
+        *,
+        groups,
+        image_space,
+        ontology,
+        vocabulary_embeddings=None,
     ) -> CLIPDecoder:
         from brainlm_decode.clip.train import train_clip
 
@@ -352,7 +376,6 @@ class CLIPDecoder(BaseBrainLMEstimator):
                 "The 'image_embeddings' argument must have one column per region of "
                 f"the image space ({n_regions}). Got shape {image_emb.shape} instead."
             )
-        ontology = self._load_ontology()
         if vocabulary_embeddings is None:
             vocabulary_embeddings = self.embed_vocabulary(ontology)
         vocab = np.asarray(vocabulary_embeddings, dtype=np.float32)
@@ -456,6 +479,13 @@ class CLIPDecoder(BaseBrainLMEstimator):
             self.text_encoder_ = encoder
         return self.text_encoder_
 
+    def _preflight(self) -> tuple[Any, Any]:
+        """Ontology, text-encoder weights and image space, checked before embedding."""
+        ontology = self._load_ontology()
+        # reading the dimension loads the weights: a missing model fails here
+        getattr(self._text_encoder(), "embedding_dim", None)
+        return ontology, self._fit_image_space()
+
     def _fit_image_space(self) -> Any:
         space = get_plugin("image_spaces", self.image_space)
         if isinstance(self.image_space, str) and "n_jobs" in space.get_params():
@@ -467,16 +497,9 @@ class CLIPDecoder(BaseBrainLMEstimator):
         return space.fit()
 
     def _load_ontology(self) -> Any:
-        from brainlm_decode.ontology import CognitiveAtlas, fetch_cognitive_atlas
+        from brainlm_decode.ontology import resolve_ontology
 
-        if self.ontology is None:
-            return fetch_cognitive_atlas(verbose=self.verbose)
-        if isinstance(self.ontology, (str, os.PathLike)):
-            path = Path(self.ontology)
-            if path.is_dir() and (path / "TaskCollection.json").exists():
-                return CognitiveAtlas.from_json_dump(path)
-            return CognitiveAtlas.load(path)
-        return self.ontology
+        return resolve_ontology(self.ontology, verbose=self.verbose)
 
     def _encode_text(self, embeddings: np.ndarray) -> np.ndarray:
         import torch
@@ -571,20 +594,32 @@ class CLIPDecoder(BaseBrainLMEstimator):
             "domain": domain,
         }
 
-    def decode(self, imgs: Any) -> dict[str, Any]:
+    def decode(self, imgs: Any, *, map_name: str | None = None) -> dict[str, Any]:
         """Decode maps at the three levels at once.
 
         Parameters
         ----------
-        imgs : niimg-like or list of niimg-like
-            Brain maps (statistical maps, subject maps or ROI masks).
+        imgs : niimg-like, list of niimg-like, MetaResult, Studyset or Dataset
+            Brain maps (statistical maps, subject maps or ROI masks), a NiMARE
+            ``MetaResult`` (its corrected z map when present, else ``z``) or a
+            NiMARE collection whose analyses carry images (decoded analysis by
+            analysis); see :mod:`brainlm_decode.imaging.inputs`.
+        map_name : str or None, default=None
+            Map of a ``MetaResult`` or image type of a collection to decode.
 
         Returns
         -------
         dict
             ``{"task": ..., "concept": ..., "domain": ...}``: DataFrames for one
-            map, lists of DataFrames for a list.
+            map, lists of DataFrames for a list, one table indexed by
+            ``(analysis_id, term)`` for a collection. ``DataFrame.attrs`` holds
+            the provenance of NiMARE inputs (estimator, corrector, map name).
         """
+        from brainlm_decode.imaging.inputs import resolve_maps
+
+        nimare_maps = resolve_maps(imgs, map_name=map_name)
+        if nimare_maps is not None:
+            return nimare_maps.finish(self.decode(nimare_maps.imgs))
         scores = self.decode_embeddings(self._image_embeddings(imgs))
         n_maps = scores["posterior"].shape[0]
         tables = {
@@ -595,16 +630,20 @@ class CLIPDecoder(BaseBrainLMEstimator):
             return {level: tables[level][0] for level in LEVELS}
         return tables
 
-    def transform(self, imgs: Any, level: str = "task") -> Any:
+    def transform(
+        self, imgs: Any, level: str = "task", *, map_name: str | None = None
+    ) -> Any:
         """Decode brain maps into one level of the ontology.
 
         Parameters
         ----------
-        imgs : niimg-like or list of niimg-like
+        imgs : niimg-like, list of niimg-like, MetaResult, Studyset or Dataset
             Brain maps in MNI space (resampled to the image-space grid with a
-            warning when needed).
+            warning when needed), or NiMARE objects as in :meth:`decode`.
         level : {"task", "concept", "domain"}, default="task"
             Which terms.
+        map_name : str or None, default=None
+            Map of a ``MetaResult`` or image type of a collection to decode.
 
         Returns
         -------
@@ -612,14 +651,15 @@ class CLIPDecoder(BaseBrainLMEstimator):
             Indexed by term name, sorted by decreasing probability. Tasks:
             columns ``id``, ``posterior``, ``likelihood``, ``prior``,
             ``similarity`` (cosine in the CLIP space). Concepts and domains:
-            ``id`` and ``probability``.
+            ``id`` and ``probability``. A collection gives one table indexed by
+            ``(analysis_id, term)`` with a ``rank`` column.
         """
         if level not in LEVELS:
             raise ValueError(
                 f"The 'level' argument of CLIPDecoder.transform must be one of "
                 f"{list(LEVELS)}. Got {level!r} instead."
             )
-        return self.decode(imgs)[level]
+        return self.decode(imgs, map_name=map_name)[level]
 
     def _table(self, scores: dict[str, np.ndarray], i: int, level: str) -> pd.DataFrame:
         atlas = self.ontology_

@@ -122,15 +122,7 @@ def save_decoder(
 
     from brainlm_decode.clip.serialization import save_clip
 
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(
-            f"The 'path' argument {str(path)!r} exists; pass overwrite=True to replace it."
-        )
-    if path.exists() and (path.is_file() or not (path / "config.json").exists()):
-        raise FileExistsError(
-            f"Refusing to overwrite {str(path)!r}: it is not a saved decoder."
-        )
+    path = check_save_path(path, overwrite=overwrite)
     with atomic_directory(path) as tmp:
         save_clip(decoder.model_, tmp / "clip")
         decoder.image_space_.save(tmp / "image_space")
@@ -166,6 +158,38 @@ def save_decoder(
     return path
 
 
+def check_save_path(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Check, before any work, that a decoder can be saved to ``path``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination folder.
+    overwrite : bool, default=False
+        Whether an existing saved decoder may be replaced.
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    FileExistsError
+        When ``path`` exists and ``overwrite`` is False, or exists and is not a
+        saved decoder (never overwritten).
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"The 'path' argument {str(path)!r} exists; pass overwrite=True to replace it."
+        )
+    if path.exists() and (path.is_file() or not (path / "config.json").exists()):
+        raise FileExistsError(
+            f"Refusing to overwrite {str(path)!r}: it is not a saved decoder."
+        )
+    return path
+
+
 def _strip_definitions(atlas: Any) -> Any:
     from brainlm_decode.ontology import CognitiveAtlas
 
@@ -173,7 +197,7 @@ def _strip_definitions(atlas: Any) -> Any:
     for level in ("tasks", "concepts", "domains"):
         for entry in data[level]:
             entry["definition"] = ""
-    return CognitiveAtlas(
+    stripped = CognitiveAtlas(
         tasks=data["tasks"],
         concepts=data["concepts"],
         domains=data["domains"],
@@ -182,6 +206,8 @@ def _strip_definitions(atlas: Any) -> Any:
         on_invalid="ignore",
         source=data.get("source"),
     )
+    stripped.metadata = dict(data.get("metadata") or {})  # version, licence
+    return stripped
 
 
 def verify_manifest(path: str | os.PathLike) -> None:

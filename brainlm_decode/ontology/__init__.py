@@ -4,6 +4,9 @@
 ontology of the same shape, with sparse task -> concept and concept -> domain
 incidence matrices for noisy-OR decoding. Loaders:
 
+- :func:`load_cognitive_atlas_snapshot`: the Cognitive Atlas snapshot shipped with
+  the package (export of 2020-05-22, CC BY-SA 3.0; checksummed, offline), the
+  default ontology of the decoders.
 - :func:`load_cognitive_atlas_dump`: the Cognitive Atlas JSON export
   (``TaskCollection.json``, ``ConceptCollection.json``...).
 - :func:`fetch_cognitive_atlas`: the live API through :mod:`cognitiveatlas`,
@@ -32,6 +35,11 @@ from brainlm_decode.ontology._loaders import (
     load_cognitive_atlas_dump,
     load_cognitive_atlas_tables,
 )
+from brainlm_decode.ontology._snapshot import (
+    cognitive_atlas_snapshot_info,
+    load_cognitive_atlas_snapshot,
+    resolve_ontology,
+)
 from brainlm_decode.ontology._tables import COGNITIVE_ATLAS_DOMAINS
 from brainlm_decode.ontology._utils import CognitiveAtlasWarning
 
@@ -45,8 +53,11 @@ __all__ = [
     "CognitiveAtlasDownloadError",
     "CognitiveAtlasWarning",
     "cognitive_atlas_from_records",
+    "cognitive_atlas_snapshot_info",
     "fetch_cognitive_atlas",
     "get_data_dir",
     "load_cognitive_atlas_dump",
+    "load_cognitive_atlas_snapshot",
     "load_cognitive_atlas_tables",
+    "resolve_ontology",
 ]

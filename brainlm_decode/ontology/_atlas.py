@@ -88,6 +88,9 @@ class CognitiveAtlas:
     ----------
     source : str or None
         Origin of the ontology.
+    metadata : dict
+        Provenance kept on save (e.g. ``version``, ``date``, ``license`` and
+        ``attribution`` of a shipped snapshot); empty unless a loader sets it.
 
     See Also
     --------
@@ -200,6 +203,7 @@ class CognitiveAtlas:
         self._tc = tc
         self._cd = cd
         self.source = source
+        self.metadata: dict[str, Any] = {}
 
     @classmethod
     def _from_parts(
@@ -575,7 +579,8 @@ class CognitiveAtlas:
         data : dict
             Keys ``format``, ``format_version``, ``source``, ``tasks``,
             ``concepts``, ``domains`` (lists of ``{"id", "name", "definition"}``),
-            ``task_concepts`` and ``concept_domains`` (lists of id pairs).
+            ``task_concepts`` and ``concept_domains`` (lists of id pairs),
+            ``metadata`` (provenance dict).
         """
         from brainlm_decode._version import __version__
 
@@ -596,6 +601,7 @@ class CognitiveAtlas:
             "domains": records("domain"),
             "task_concepts": self.task_concept_links.values.tolist(),
             "concept_domains": self.concept_domain_links.values.tolist(),
+            "metadata": dict(self.metadata),
         }
 
     @classmethod
@@ -618,7 +624,7 @@ class CognitiveAtlas:
         """
         check_snapshot(data)
         columns = ["id", "name", "definition"]
-        return cls(
+        atlas = cls(
             tasks=pd.DataFrame(data["tasks"], columns=columns),
             concepts=pd.DataFrame(data["concepts"], columns=columns),
             domains=pd.DataFrame(data["domains"], columns=columns),
@@ -627,6 +633,8 @@ class CognitiveAtlas:
             on_invalid="ignore",
             source=data.get("source"),
         )
+        atlas.metadata = dict(data.get("metadata") or {})
+        return atlas
 
     def to_json(self, indent: int | None = None) -> str:
         """Snapshot as a JSON string (see :meth:`to_dict`).
