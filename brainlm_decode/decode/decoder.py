@@ -73,6 +73,9 @@ def _on_grid(img: Any, space: Any) -> Any:
         loaded = nib.Nifti1Image(np.asanyarray(loaded.dataobj)[..., 0], loaded.affine)
     if loaded.ndim != 3:
         return loaded  # prepare_map reports the wrong dimensionality
+    from brainlm_decode.imaging.coverage import check_map_coverage
+
+    check_map_coverage(loaded, space.mask_img_)
     return space.resample_to_grid(loaded)
 
 
@@ -485,6 +488,12 @@ class CLIPDecoder(BaseBrainLMEstimator):
     def _encode_image(self, embeddings: np.ndarray) -> np.ndarray:
         import torch
 
+        if getattr(self.model_, "normalize_inputs", False):
+            # The tower sees unit-norm rows, so the scale of a map is irrelevant;
+            # rescale in float64 first so that float32 neither overflows (x1e30)
+            # nor underflows (x1e-30) while normalising.
+            peak = np.abs(np.asarray(embeddings, dtype=np.float64)).max(axis=1)
+            embeddings = embeddings / np.where(peak > 0, peak, 1.0)[:, None]
         with torch.no_grad():
             out = self.model_.encode_image(
                 torch.as_tensor(embeddings, dtype=torch.float32)

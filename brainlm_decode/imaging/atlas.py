@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from brainlm_decode._io import load_image
+
 __all__ = [
     "AtlasWarning",
     "clean_map_weights",
@@ -57,7 +59,8 @@ def load_niimg(img: Any, argname: str) -> nib.spatialimages.SpatialImage:
     TypeError
         When ``img`` is neither an image nor a path.
     ValueError
-        When the path does not exist.
+        When the path does not exist, is a folder or is not a readable image
+        (a truncated ``.nii.gz``: the message names the file).
     """
     if isinstance(img, (str, Path)):
         path = Path(img).expanduser()
@@ -65,7 +68,12 @@ def load_niimg(img: Any, argname: str) -> nib.spatialimages.SpatialImage:
             raise ValueError(
                 f"The {argname!r} argument is a path that does not exist: {str(path)!r}."
             )
-        return nib.load(path)
+        if path.is_dir():
+            raise ValueError(
+                f"The {argname!r} argument {str(path)!r} is a directory; expected a "
+                "NIfTI file (.nii or .nii.gz)."
+            )
+        return load_image(path, argname)
     if isinstance(img, nib.spatialimages.SpatialImage):
         return img
     raise TypeError(
