@@ -528,16 +528,25 @@ class CLIPDecoder(BaseBrainLMEstimator):
         if not items:
             raise ValueError("The 'imgs' argument of CLIPDecoder is an empty list.")
         mask = self.image_space_.mask_img_
-        prepared = [
-            prepare_map(
-                _on_grid(img, self.image_space_),
-                tail=self.tail,
-                flip_sign=self.flip_sign,
-                percentile=self.percentile,
-                mask_img=mask,
-            )
-            for img in items
-        ]
+        prepared = []
+        for i, img in enumerate(items):
+            try:
+                prepared.append(
+                    prepare_map(
+                        _on_grid(img, self.image_space_),
+                        tail=self.tail,
+                        flip_sign=self.flip_sign,
+                        percentile=self.percentile,
+                        mask_img=mask,
+                    )
+                )
+            except (ValueError, TypeError) as exc:
+                if len(items) == 1:
+                    raise
+                name = img if isinstance(img, (str, os.PathLike)) else type(img)
+                raise type(exc)(
+                    f"Map {i} of {len(items)} in 'imgs' ({str(name)!r}): {exc}"
+                ) from None
         return self.image_space_.transform_imgs(prepared)
 
     def decode_embeddings(self, image_embeddings: Any) -> dict[str, np.ndarray]:

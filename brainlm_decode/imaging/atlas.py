@@ -73,13 +73,26 @@ def load_niimg(img: Any, argname: str) -> nib.spatialimages.SpatialImage:
                 f"The {argname!r} argument {str(path)!r} is a directory; expected a "
                 "NIfTI file (.nii or .nii.gz)."
             )
-        return load_image(path, argname)
+        return _real_valued(load_image(path, argname), argname)
     if isinstance(img, nib.spatialimages.SpatialImage):
-        return img
+        return _real_valued(img, argname)
     raise TypeError(
         f"The {argname!r} argument must be a niimg-like object (a nibabel image or "
         f"a path to a NIfTI file). Got an object of type {type(img).__name__} instead."
     )
+
+
+def _real_valued(img: Any, argname: str) -> Any:
+    """Refuse complex-valued images (their imaginary part would be dropped)."""
+    if np.dtype(img.get_data_dtype()).kind == "c" or (
+        isinstance(img.dataobj, np.ndarray) and np.iscomplexobj(img.dataobj)
+    ):
+        raise TypeError(
+            f"The {argname!r} argument is a complex-valued image (dtype "
+            f"{img.get_data_dtype()}); expected a real-valued map. Pass its real "
+            "part or magnitude explicitly (np.real / np.abs)."
+        )
+    return img
 
 
 def same_grid(img: Any, reference: Any) -> bool:
