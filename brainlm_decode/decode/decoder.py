@@ -79,6 +79,14 @@ def _on_grid(img: Any, space: Any) -> Any:
     return space.resample_to_grid(loaded)
 
 
+def _plugin(group: str, value: Any, name: str) -> Any:
+    """``get_plugin`` whose errors name the parameter of CLIPDecoder."""
+    try:
+        return get_plugin(group, value)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"The {name!r} parameter of CLIPDecoder: {exc}") from None
+
+
 def _unit_rows(array: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(array, axis=1, keepdims=True)
     return array / np.where(norms > 0, norms, 1.0)
@@ -450,14 +458,14 @@ class CLIPDecoder(BaseBrainLMEstimator):
 
     def _text_encoder(self) -> Any:
         if getattr(self, "text_encoder_", None) is None:
-            encoder = get_plugin("text_encoders", self.text_encoder)
+            encoder = _plugin("text_encoders", self.text_encoder, "text_encoder")
             if encoder is self.text_encoder:
                 encoder = clone(encoder)
             self.text_encoder_ = encoder
         return self.text_encoder_
 
     def _fit_image_space(self) -> Any:
-        space = get_plugin("image_encoders", self.image_space)
+        space = _plugin("image_encoders", self.image_space, "image_space")
         if space is self.image_space:
             if hasattr(space, "n_regions_"):
                 return space  # already fitted (as nilearn uses fitted maskers): reuse

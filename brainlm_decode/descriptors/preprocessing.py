@@ -178,6 +178,8 @@ def _subject_array(index: int, item: Any, masker: Any, labels: Any) -> np.ndarra
                 f"expected {list(labels)[:3]}... ({len(labels)} columns), got "
                 f"{columns[:3]}... ({len(columns)} columns).",
             )
+    if np.iscomplexobj(item):
+        raise _x_error(index, "is complex-valued; expected real numbers.", TypeError)
     try:
         array = np.asarray(item, dtype=np.float64)
     except (TypeError, ValueError) as exc:

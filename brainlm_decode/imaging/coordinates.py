@@ -739,6 +739,12 @@ def _as_points(coordinates: Any, ijk: bool) -> np.ndarray:
                 f"{list(coordinates.columns)[:10]}."
             )
         coordinates = coordinates[cols]
+    raw = np.asarray(coordinates, dtype=object)
+    if any(isinstance(v, (str, bytes)) for v in raw.ravel()):
+        raise TypeError(
+            "The 'coordinates' argument of mkda_map must be numbers (MNI mm) of "
+            f"shape (n_peaks, 3). Got text values such as {raw.ravel()[0]!r}."
+        )
     if np.iscomplexobj(coordinates):
         raise TypeError(
             "The 'coordinates' argument of mkda_map must hold real numbers (mm). "
