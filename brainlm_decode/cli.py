@@ -198,6 +198,11 @@ def _print_tables(results: dict[str, Any], levels: Sequence[str], top: int) -> N
         width = max((len(str(n)) for n in table.index), default=10)
         for name, value in table[column].items():
             print(f"  {str(name):<{width}}  {value:.4f}")
+        if level != "task" and table[column].round(4).duplicated().any():
+            print(
+                f"  (equal values: these {level}s are linked to the same tasks, so "
+                "their noisy-OR probabilities are equal)"
+            )
 
 
 def _as_json(results: dict[str, Any], levels: Sequence[str], top: int) -> str:
@@ -233,17 +238,26 @@ def _decode(decoder: Any, img: Any, args: argparse.Namespace, label: str) -> int
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    import warnings
+
+    import nibabel as nib
     from nilearn.datasets import load_sample_motor_activation_image
 
     from brainlm_decode.decode.decoder import CLIPDecoder
 
     decoder = CLIPDecoder.from_pretrained()
     print(
-        f"Pretrained decoder: {decoder.n_studies_} NeuroQuery studies, "
+        f"Pretrained decoder: trained on {decoder.n_studies_:,} NeuroQuery studies "
+        f"(the 13,459 of NeuroQuery less 1,000 held out to measure it), "
         f"{decoder.ontology_.n_tasks} tasks, image space of "
         f"{decoder.image_space_.n_regions_} regions"
     )
-    img = load_sample_motor_activation_image()
+    source = nib.load(load_sample_motor_activation_image())
+    with warnings.catch_warnings():  # the demo says what it does instead
+        warnings.simplefilter("ignore")
+        img = decoder.image_space_.resample_to_grid(source)
+    zooms = "x".join(f"{z:g}" for z in source.header.get_zooms()[:3])
+    print(f"Map resampled from its {zooms} mm grid to the decoder's 2 mm grid.")
     args.level = "all"
     return _decode(
         decoder, img, args, "nilearn sample motor activation map (NeuroVault)"
