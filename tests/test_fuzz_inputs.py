@@ -795,8 +795,81 @@ class _CLIError(Exception):
         self.rc, self.expected = rc, expected
 
 
+def _space_and_text_cases() -> list[Case]:
+    from brainlm_decode.imaging import AtlasSpace, MNIParcelSpace
+    from brainlm_decode.imaging.spaces import ImageSpace
+    from brainlm_decode.text import MiniLMEncoder
+
+    cases = [
+        Case(
+            f"MNIParcelSpace(n_parcels={v!r}).fit",
+            lambda p, v=v: MNIParcelSpace(n_parcels=v).fit(),
+            "n_parcels",
+        )
+        for v in (0, 1, "8", 2.5)
+    ]
+    cases += [
+        Case(
+            f"AtlasSpace({k}).fit",
+            lambda p, f=f: AtlasSpace(f(p)).fit(),
+            m,
+        )
+        for k, f, m in (
+            ("missing file", lambda p: str(p / "no_atlas.nii.gz"), "no_atlas.nii.gz"),
+            ("truncated file", lambda p: str(p / "truncated.nii.gz"), "truncated"),
+            ("a directory", lambda p: str(p / "dir.nii.gz"), "is a directory"),
+            ("an int", lambda p: 3, "atlas"),
+        )
+    ]
+    cases += [
+        Case(
+            f"MNIParcelSpace().{m} before fit",
+            lambda p, m=m, a=a: getattr(MNIParcelSpace(), m)(a),
+            "MNIParcelSpace",
+            (NotFittedError,),
+        )
+        for m, a in (("transform_imgs", []), ("transform_coordinates", [[0, 0, 0]]))
+    ]
+    cases += [
+        Case(
+            f"ImageSpace.load {k}",
+            lambda p, f=f: ImageSpace.load(p / f),
+            m,
+        )
+        for k, f, m in (
+            ("empty folder", "empty_dir", "space.json"),
+            ("missing folder", "no_such_space", "no_such_space"),
+        )
+    ]
+    texts = {
+        "ints": ([1, 2], "'texts'"),
+        "one str": ("abc", "'texts'"),
+        "empty": ([], "'texts'"),
+        "None": (None, "'texts'"),
+        "nested": ([["a"]], "'texts'"),
+        "NaN": ([float("nan")], "'texts'"),
+    }
+    cases += [
+        Case(
+            f"MiniLMEncoder.encode {k}",
+            lambda p, v=v: MiniLMEncoder().encode(v),
+            m,
+        )
+        for k, (v, m) in texts.items()
+    ]
+    cases.append(
+        Case(
+            "MiniLMEncoder(batch_size=0).fit",
+            lambda p: MiniLMEncoder(batch_size=0).fit(),
+            "batch_size",
+        )
+    )
+    return cases
+
+
 CASES = (
     _prepare_map_cases()
+    + _space_and_text_cases()
     + _mkda_cases()
     + _decoder_cases()
     + _loader_cases()
