@@ -79,6 +79,14 @@ def _series(n_timepoints=160, n_rois=14, seed=0) -> np.ndarray:
 NETWORKS = ["Vis", "SomMot", "DorsAttn", "SalVentAttn", "Limbic", "Cont", "Default"] * 2
 
 
+def _negative_3mm() -> nib.Nifti1Image:
+    data = np.zeros((40, 48, 40))
+    data[15:25, 15:30, 15:25] = -2.0
+    affine = np.diag([3.0, 3.0, 3.0, 1.0])
+    affine[:3, 3] = [-60, -72, -50]
+    return _img(data, affine)
+
+
 def _studies() -> dict:
     from brainlm_decode.datasets import make_studies_collection
 
@@ -336,6 +344,12 @@ def _decoder_cases() -> list[Case]:
             "decode identity affine", decode(identity_2mm), "MNI", (ValueError,), True
         ),
         Case("decode empty list", decode([]), "imgs", needs_bundle=True),
+        Case(
+            "decode all-negative 3 mm map (tail='positive')",
+            decode(lambda p: _negative_3mm()),
+            "no positive",
+            needs_bundle=True,
+        ),
         Case(
             "decode ndarray",
             decode(np.zeros((91, 109, 91))),

@@ -60,7 +60,7 @@ def _is_ontology(value: Any) -> bool:
     )
 
 
-def _on_grid(img: Any, space: Any) -> Any:
+def _on_grid(img: Any, space: Any, tail: Any = None, flip_sign: Any = False) -> Any:
     """``img`` on the grid of the image space, before thresholding.
 
     Percentile ROIs and tails are then computed on the grid the map is decoded on
@@ -76,6 +76,14 @@ def _on_grid(img: Any, space: Any) -> Any:
     from brainlm_decode.imaging.coverage import check_map_coverage
 
     check_map_coverage(loaded, space.mask_img_)
+    if tail in ("positive", "negative"):
+        # the tail must exist before resampling: interpolation ringing would
+        # otherwise give an all-negative map a few small positive values
+        from brainlm_decode.imaging import prepare_map
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            prepare_map(loaded, tail=tail, flip_sign=flip_sign)
     return space.resample_to_grid(loaded)
 
 
@@ -541,7 +549,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
             try:
                 prepared.append(
                     prepare_map(
-                        _on_grid(img, self.image_space_),
+                        _on_grid(img, self.image_space_, self.tail, self.flip_sign),
                         tail=self.tail,
                         flip_sign=self.flip_sign,
                         percentile=self.percentile,

@@ -82,6 +82,21 @@ def load_niimg(img: Any, argname: str) -> nib.spatialimages.SpatialImage:
     )
 
 
+def user_stacklevel() -> int:
+    """``stacklevel`` of the first frame outside brainlm_decode, for warnings.
+
+    A warning raised deep inside the package then points at the user's line,
+    not at an internal one, whatever the call depth.
+    """
+    import sys
+
+    package = str(Path(__file__).resolve().parents[1])
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def _real_valued(img: Any, argname: str) -> Any:
     """Refuse complex-valued images (their imaginary part would be dropped)."""
     if np.dtype(img.get_data_dtype()).kind == "c" or (

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from brainlm_decode.imaging.atlas import AtlasWarning
+from brainlm_decode.imaging.atlas import AtlasWarning, user_stacklevel
 
 __all__ = ["check_map_coverage", "map_coverage"]
 
@@ -112,7 +112,7 @@ def check_map_coverage(img: Any, mask_img: Any, argname: str = "imgs") -> None:
     )
     if inside < MIN_COVERAGE:
         raise ValueError(where + " (expected at least 50 %)" + hint)
-    warnings.warn(where + hint, AtlasWarning, stacklevel=3)
+    warnings.warn(where + hint, AtlasWarning, stacklevel=user_stacklevel())
 
 
 def _check_field_of_view(img: Any, argname: str) -> None:
@@ -128,7 +128,7 @@ def _check_field_of_view(img: Any, argname: str) -> None:
             f"{' x '.join(f'{z:g}' for z in zooms)} mm from its affine), smaller "
             "than a brain: is its affine right? Maps must be in MNI space.",
             AtlasWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
 
 

@@ -16,7 +16,12 @@ import nibabel as nib
 import numpy as np
 
 from brainlm_decode.base import Interval, Options, validate_params
-from brainlm_decode.imaging.atlas import AtlasWarning, load_niimg, same_grid
+from brainlm_decode.imaging.atlas import (
+    AtlasWarning,
+    load_niimg,
+    same_grid,
+    user_stacklevel,
+)
 
 __all__ = ["prepare_map"]
 
@@ -144,7 +149,7 @@ def prepare_map(
             f"The 'img' argument has {int((~finite).sum())} NaN or infinite "
             "value(s); they are replaced by 0.",
             AtlasWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
         data = np.where(finite, data, 0.0)
     data = _safe_scale(data)

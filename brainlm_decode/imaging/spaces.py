@@ -51,6 +51,7 @@ from brainlm_decode.imaging.atlas import (
     infer_kind,
     load_niimg,
     same_grid,
+    user_stacklevel,
     weights_from_img,
     weights_to_img,
 )
@@ -327,7 +328,7 @@ class ImageSpace(BaseBrainLMEstimator):
             f"the grid of the space (shape {self.mask_img_.shape}); it is "
             "resampled with nilearn.image.resample_to_img.",
             AtlasWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
         from nilearn.image import resample_to_img
 
