@@ -204,3 +204,98 @@ def checked_file(folder: str | os.PathLike, entry: dict, config_name: str) -> Pa
             "files come from different saves or the weights are corrupted."
         )
     return path
+
+
+def read_json(path: str | os.PathLike, what: str = "JSON file") -> object:
+    """Parse a JSON file; every failure names the file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    what : str, default="JSON file"
+        What the file holds, for messages (``"saved ontology"``).
+
+    Returns
+    -------
+    object
+        The parsed document.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file is missing.
+    IsADirectoryError
+        When ``path`` is a folder.
+    ValueError
+        When the file is truncated, not UTF-8 or not valid JSON.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"The {what} {str(path)!r} is a directory, not a file.")
+    if not path.is_file():
+        raise FileNotFoundError(f"The {what} {str(path)!r} does not exist.")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"The {what} {str(path)!r} is not UTF-8 text ({exc.reason} at byte "
+            f"{exc.start}); expected a JSON file."
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"The {what} {str(path)!r} is not valid JSON (truncated or corrupt?): "
+            f"{exc.msg} at line {exc.lineno}, column {exc.colno}."
+        ) from None
+
+
+def load_image(path: str | os.PathLike, argname: str = "img") -> object:
+    """Load a NIfTI (or other nibabel) image from a file, data read eagerly.
+
+    nibabel reads lazily, so a truncated ``.nii.gz`` would fail later with a bare
+    ``EOFError``; here the data are read at once and every failure names the
+    file and the argument.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The image file.
+    argname : str, default="img"
+        Argument name for messages.
+
+    Returns
+    -------
+    nibabel.spatialimages.SpatialImage
+        The image with its data in memory.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file is missing.
+    IsADirectoryError
+        When ``path`` is a folder.
+    ValueError
+        When the file is not a readable image (unknown format, truncated, corrupt).
+    """
+    import nibabel as nib
+    import numpy as np
+
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"The {argname!r} argument {str(path)!r} is a directory; expected a "
+            "NIfTI file (.nii or .nii.gz)."
+        )
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"The {argname!r} argument is a path that does not exist: {str(path)!r}."
+        )
+    try:
+        img = nib.load(path)
+        data = np.asanyarray(img.dataobj)
+    except Exception as exc:  # nibabel raises many types (EOFError, zlib.error, ...)
+        raise ValueError(
+            f"The {argname!r} argument {str(path)!r} could not be read as a NIfTI "
+            f"image (truncated or corrupt file?): {type(exc).__name__}: {exc}"
+        ) from None
+    return img.__class__(data, img.affine, img.header)

@@ -18,7 +18,6 @@ NiMARE is imported inside functions, never when this module is imported.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import numbers
@@ -504,13 +503,9 @@ def _studyset_from_path(path: Path) -> tuple[Any, bool]:
             f"The 'source' argument of load_collection must be a NIMADS or NiMARE "
             f"Dataset JSON file or a Studyset parquet directory; got the file '{path}'."
         )
-    try:
-        with path.open(encoding="utf-8") as handle:
-            document = json.load(handle)
-    except json.JSONDecodeError as error:
-        raise ValueError(
-            f"The JSON file '{path}' could not be parsed: {error}."
-        ) from None
+    from brainlm_decode._io import read_json
+
+    document = read_json(path, "collection JSON file")
     return _studyset_from_dict(document, f"The JSON file '{path}'")
 
 
@@ -526,6 +521,7 @@ def _studyset_from_dict(document: Any, what: str) -> tuple[Any, bool]:
         raise ValueError(
             f"{what} must hold a non-empty studyset dict; got {got} instead."
         )
+    _warn_nonfinite_foci(document, what)
     if isinstance(document.get("studies"), list):
         if not document["studies"]:
             raise ValueError(f"{what} is a NIMADS studyset with no studies.")
@@ -546,6 +542,49 @@ def _studyset_from_dict(document: Any, what: str) -> tuple[Any, bool]:
         "Dataset dict (study id -> {'contrasts': ...}); got a dict with keys "
         f"{_preview([str(k) for k in document])}."
     )
+
+
+def _nonfinite(values: Any) -> list[bool]:
+    out = []
+    for value in values if isinstance(values, (list, tuple)) else [values]:
+        try:
+            out.append(not math.isfinite(float(value)))
+        except (TypeError, ValueError):
+            out.append(True)
+    return out
+
+
+def _warn_nonfinite_foci(document: dict, what: str) -> None:
+    """Warn (naming how many) about foci with a NaN or missing coordinate.
+
+    NiMARE drops them silently when it builds the Studyset.
+    """
+    bad: dict[str, int] = {}
+    if isinstance(document.get("studies"), list):
+        for study in document["studies"]:
+            for analysis in (study or {}).get("analyses", None) or []:
+                for point in (analysis or {}).get("points", None) or []:
+                    if any(_nonfinite((point or {}).get("coordinates"))):
+                        key = str(study.get("id"))
+                        bad[key] = bad.get(key, 0) + 1
+    else:
+        for study_id, study in document.items():
+            contrasts = study.get("contrasts") if isinstance(study, dict) else None
+            for contrast in (contrasts or {}).values():
+                coords = (contrast or {}).get("coords") or {}
+                flags = [_nonfinite(coords.get(axis, [])) for axis in "xyz"]
+                n = sum(any(f) for f in zip(*flags, strict=False))
+                if n:
+                    bad[str(study_id)] = bad.get(str(study_id), 0) + n
+    if bad:
+        total = sum(bad.values())
+        warnings.warn(
+            f"{what} has {total} focus/foci with a NaN, infinite or missing "
+            f"coordinate in {len(bad)} study(ies), e.g. {next(iter(bad))!r}; they "
+            "are dropped.",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def _collection_from_studyset(studyset: Any, name: str, unspecified: str) -> Collection:

@@ -38,9 +38,94 @@ def test_decode_json_and_level(capsys, tmp_path):
     )
 
 
-def test_decode_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(SystemExit, match="does not exist"):
-        main(["decode", str(tmp_path / "nope.nii.gz")])
+def test_decode_missing_file_is_a_clear_error(tmp_path, capsys):
+    assert main(["decode", str(tmp_path / "nope.nii.gz")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "argument map" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["decode", "{map}", "--top", "-3"], "argument --top: expected a positive"),
+        (["decode", "{map}", "--top", "0"], "argument --top: expected a positive"),
+        (["decode", "{map}", "--top", "x"], "argument --top: expected a positive"),
+        (["demo", "--top", "0"], "argument --top"),
+        (["decode", "{tmp}"], "is a directory"),
+        (["decode", "{map}", "--percentile", "0"], "argument --percentile"),
+        (["decode", "{map}", "--percentile", "101"], "argument --percentile"),
+        (["decode", "{map}", "--plot", "{tmp}"], "argument --plot"),
+        (["decode", "{map}", "--plot", "/no/such/dir/x.png"], "argument --plot"),
+        (["decode", "{map}", "--model", "{map}"], "argument --model"),
+        (["decode", "{map}", "--model", "no-such-bundle"], "argument --model"),
+        (["decode", "{map}", "--level", "voxel"], "argument --level"),
+        (["train", "{tmp}/nope.json", "--out", "{tmp}/o"], "argument collection"),
+        (["train", "{map}", "--out", "{tmp}"], "already exists; pass --overwrite"),
+        (["train", "{map}", "--out", "{map}"], "argument --out"),
+        (["train", "{map}", "--out", "{tmp}/o", "--ontology", "{tmp}/n"], "--ontology"),
+        (["train", "{map}", "--out", "{tmp}/o", "--max-epochs", "0"], "--max-epochs"),
+        (["train", "{map}", "--out", "{tmp}/o", "--device", "gpu"], "--device"),
+        (["train", "{map}", "--out", "{tmp}/o", "--random-state", "-1"], "--random"),
+        (["train", "{map}", "--out", "{tmp}/o", "--text-encoder", "x"], "--text-enc"),
+        (["train", "{map}", "--out", "{tmp}/o", "--image-space", "x"], "--image-sp"),
+        (["train", "{map}", "--out", "{tmp}/o", "--text-source", ","], "--text-sou"),
+        (["plugins", "nope"], "argument group"),
+        (["frobnicate"], "invalid choice"),
+        ([], "required"),
+    ],
+)
+def test_usage_errors_are_one_line_with_the_flag_and_exit_2(
+    argv, expected, tmp_path, capsys
+):
+    (tmp_path / "keep.txt").write_text("x")
+    path = tmp_path / "map.nii.gz"
+    mkda_map(np.array([[-38, -22, 56]])).to_filename(path)
+    argv = [a.format(map=path, tmp=tmp_path) for a in argv]
+    before = {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert expected in err, err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
+
+
+def test_version_and_help_exit_0(capsys):
+    from brainlm_decode import __version__
+
+    assert main(["--version"]) == 0
+    assert __version__ in capsys.readouterr().out
+    assert main(["decode", "--help"]) == 0
+
+
+def test_data_errors_exit_1_without_traceback_unless_debug(tmp_path, capsys):
+    import nibabel as nib
+
+    path = tmp_path / "zero.nii.gz"
+    nib.Nifti1Image(np.zeros((4, 4, 4)), np.eye(4)).to_filename(path)
+    truncated = tmp_path / "cut.nii.gz"
+    truncated.write_bytes(path.read_bytes()[:40])
+    for bad in (path, truncated):
+        assert main(["decode", str(bad)]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert "Traceback" not in "\n".join(err)
+        assert err[-1].startswith("brainlm-decode decode: error:")
+    assert "cut.nii.gz" in err[-1]
+    with pytest.raises(ValueError, match="cut.nii.gz"):
+        main(["decode", str(truncated), "--debug"])
+
+
+def test_flag_names_replace_python_names():
+    from brainlm_decode.cli import _flag_message
+
+    message = _flag_message(
+        ValueError(
+            "The 'percentile' argument of prepare_map must be a float. Pass "
+            "flip_sign=True or tail='negative'."
+        )
+    )
+    assert "--percentile" in message and "prepare_map" not in message
+    assert "--flip-sign" in message and "--tail negative" in message
 
 
 def test_plugins_lists_groups(capsys):
@@ -110,7 +195,9 @@ def test_train_clip_subcommand(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("existing", ["decoder_folder", "other_folder", "file"])
-def test_train_refuses_an_existing_out_before_any_work(tmp_path, monkeypatch, existing):
+def test_train_refuses_an_existing_out_before_any_work(
+    tmp_path, monkeypatch, capsys, existing
+):
     from brainlm_decode.decode.decoder import CLIPDecoder
 
     def no_fit(*args, **kwargs):
@@ -122,10 +209,11 @@ def test_train_refuses_an_existing_out_before_any_work(tmp_path, monkeypatch, ex
         out.write_text("x")
     else:
         out.mkdir()
-        if existing == "decoder_folder":
-            (out / "config.json").write_text("{}")
-    with pytest.raises(SystemExit, match="exists.*--overwrite"):
-        main(["train", str(tmp_path), "--out", str(out)])
-    if existing != "decoder_folder":  # never a decoder: refused even so
-        with pytest.raises(SystemExit, match="not a saved decoder"):
-            main(["train", str(tmp_path), "--out", str(out), "--overwrite"])
+        (out / ("config.json" if existing == "decoder_folder" else "notes.txt")).touch()
+    assert main(["train", str(tmp_path), "--out", str(out)]) == 2
+    message = capsys.readouterr().err
+    assert "--out" in message
+    assert ("is a file" if existing == "file" else "already exists") in message
+    if existing == "other_folder":  # never a decoder: refused even with --overwrite
+        assert main(["train", str(tmp_path), "--out", str(out), "--overwrite"]) == 2
+        assert "holds no saved decoder" in capsys.readouterr().err

@@ -298,7 +298,7 @@ def test_bad_paths_and_dicts(tmp_path):
     with pytest.raises(ValueError, match="notes.txt"):
         load_collection(tmp_path / "notes.txt")
     (tmp_path / "broken.json").write_text("{not json")
-    with pytest.raises(ValueError, match="could not be parsed"):
+    with pytest.raises(ValueError, match="broken.json.*not valid JSON"):
         load_collection(str(tmp_path / "broken.json"))
     with pytest.raises(ValueError, match="empty dict"):
         load_collection({})

@@ -61,7 +61,7 @@ def _is_ontology(value: Any) -> bool:
     )
 
 
-def _on_grid(img: Any, space: Any) -> Any:
+def _on_grid(img: Any, space: Any, tail: Any = None, flip_sign: Any = False) -> Any:
     """``img`` on the grid of the image space, before thresholding.
 
     Percentile ROIs and tails are then computed on the grid the map is decoded on
@@ -74,7 +74,26 @@ def _on_grid(img: Any, space: Any) -> Any:
         loaded = nib.Nifti1Image(np.asanyarray(loaded.dataobj)[..., 0], loaded.affine)
     if loaded.ndim != 3:
         return loaded  # prepare_map reports the wrong dimensionality
+    from brainlm_decode.imaging.coverage import check_map_coverage
+
+    check_map_coverage(loaded, space.mask_img_)
+    if tail in ("positive", "negative"):
+        # the tail must exist before resampling: interpolation ringing would
+        # otherwise give an all-negative map a few small positive values
+        from brainlm_decode.imaging import prepare_map
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            prepare_map(loaded, tail=tail, flip_sign=flip_sign)
     return space.resample_to_grid(loaded)
+
+
+def _plugin(group: str, value: Any, name: str) -> Any:
+    """``get_plugin`` whose errors name the parameter of CLIPDecoder."""
+    try:
+        return get_plugin(group, value)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"The {name!r} parameter of CLIPDecoder: {exc}") from None
 
 
 def _unit_rows(array: np.ndarray) -> np.ndarray:
@@ -473,7 +492,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
 
     def _text_encoder(self) -> Any:
         if getattr(self, "text_encoder_", None) is None:
-            encoder = get_plugin("text_encoders", self.text_encoder)
+            encoder = _plugin("text_encoders", self.text_encoder, "text_encoder")
             if encoder is self.text_encoder:
                 encoder = clone(encoder)
             self.text_encoder_ = encoder
@@ -487,7 +506,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         return ontology, self._fit_image_space()
 
     def _fit_image_space(self) -> Any:
-        space = get_plugin("image_spaces", self.image_space)
+        space = _plugin("image_spaces", self.image_space, "image_space")
         if isinstance(self.image_space, str) and "n_jobs" in space.get_params():
             space.set_params(n_jobs=self.n_jobs)  # a new instance: ours to set
         if space is self.image_space:
@@ -513,6 +532,12 @@ class CLIPDecoder(BaseBrainLMEstimator):
     def _encode_image(self, embeddings: np.ndarray) -> np.ndarray:
         import torch
 
+        if getattr(self.model_, "normalize_inputs", False):
+            # The tower sees unit-norm rows, so the scale of a map is irrelevant;
+            # rescale in float64 first so that float32 neither overflows (x1e30)
+            # nor underflows (x1e-30) while normalising.
+            peak = np.abs(np.asarray(embeddings, dtype=np.float64)).max(axis=1)
+            embeddings = embeddings / np.where(peak > 0, peak, 1.0)[:, None]
         with torch.no_grad():
             out = self.model_.encode_image(
                 torch.as_tensor(embeddings, dtype=torch.float32)
@@ -547,16 +572,25 @@ class CLIPDecoder(BaseBrainLMEstimator):
         if not items:
             raise ValueError("The 'imgs' argument of CLIPDecoder is an empty list.")
         mask = self.image_space_.mask_img_
-        prepared = [
-            prepare_map(
-                _on_grid(img, self.image_space_),
-                tail=self.tail,
-                flip_sign=self.flip_sign,
-                percentile=self.percentile,
-                mask_img=mask,
-            )
-            for img in items
-        ]
+        prepared = []
+        for i, img in enumerate(items):
+            try:
+                prepared.append(
+                    prepare_map(
+                        _on_grid(img, self.image_space_, self.tail, self.flip_sign),
+                        tail=self.tail,
+                        flip_sign=self.flip_sign,
+                        percentile=self.percentile,
+                        mask_img=mask,
+                    )
+                )
+            except (ValueError, TypeError) as exc:
+                if len(items) == 1:
+                    raise
+                name = img if isinstance(img, (str, os.PathLike)) else type(img)
+                raise type(exc)(
+                    f"Map {i} of {len(items)} in 'imgs' ({str(name)!r}): {exc}"
+                ) from None
         return self.image_space_.transform_imgs(prepared)
 
     def decode_embeddings(self, image_embeddings: Any) -> dict[str, np.ndarray]:

@@ -23,7 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from brainlm_decode._io import atomic_directory, check_format_version, sha256_file
+from brainlm_decode._io import (
+    atomic_directory,
+    check_format_version,
+    read_json,
+    sha256_file,
+)
 from brainlm_decode._version import __version__
 
 FORMAT = "brainlm_decode.CLIPDecoder"
@@ -219,8 +224,14 @@ def verify_manifest(path: str | os.PathLike) -> None:
         When a file is missing or its checksum differs.
     """
     path = Path(path)
-    manifest = json.loads((path / "manifest.json").read_text())
-    for name, digest in manifest["files"].items():
+    manifest = read_json(path / "manifest.json", "decoder manifest")
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict):
+        raise ValueError(
+            f"The decoder manifest {str(path / 'manifest.json')!r} has no 'files' "
+            "table of checksums."
+        )
+    for name, digest in files.items():
         file = path / name
         if not file.is_file():
             raise ValueError(f"The saved decoder at {str(path)!r} lacks {name!r}.")
@@ -245,12 +256,20 @@ def load_decoder(cls: type, path: str | os.PathLike) -> Any:
         raise FileNotFoundError(
             f"No saved CLIPDecoder at {str(path)!r}: config.json is missing."
         )
-    config = json.loads(config_file.read_text())
-    if config.get("format") != FORMAT:
+    config = read_json(config_file, "decoder configuration")
+    if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ValueError(
-            f"{str(path)!r} holds a {config.get('format')!r}, not a {FORMAT}."
+            f"{str(config_file)!r} holds a "
+            f"{config.get('format') if isinstance(config, dict) else config!r}, not "
+            f"a {FORMAT}."
         )
     check_format_version(config.get("format_version"), FORMAT_VERSION, "decoder", path)
+    missing = [k for k in ("params", "fitted") if not isinstance(config.get(k), dict)]
+    if missing:
+        raise ValueError(
+            f"The decoder configuration {str(config_file)!r} lacks the entries "
+            f"{missing}; the file is incomplete or was edited."
+        )
     if not (path / "manifest.json").is_file():
         raise ValueError(
             f"The saved decoder at {str(path)!r} has no manifest.json: its files "
@@ -301,6 +320,12 @@ def resolve_pretrained(name_or_path: str | os.PathLike | None) -> Path:
     """
     if name_or_path is None:
         name_or_path = DEFAULT_PRETRAINED
+    if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path):
+        raise (ValueError if isinstance(name_or_path, str) else TypeError)(
+            "The 'name_or_path' argument of CLIPDecoder.from_pretrained must be a "
+            f"folder written by CLIPDecoder.save or one of {list_pretrained()}. Got "
+            f"{name_or_path!r} instead."
+        )
     candidate = Path(name_or_path)
     if candidate.is_dir():
         return candidate

@@ -48,6 +48,12 @@ def check_timeseries(
     """
     if isinstance(X, np.ndarray) and X.ndim == 3:
         X = list(X)
+    if isinstance(X, np.ndarray) and X.ndim == 2:
+        raise ValueError(
+            f"The 'X' argument of {owner} must be a list of (n_timepoints, n_rois) "
+            f"arrays, one per subject. Got one 2D array of shape {X.shape}; for a "
+            "single subject pass [X]."
+        )
     if isinstance(X, (str, bytes)) or not isinstance(X, (Sequence, np.ndarray)):
         raise TypeError(
             f"The 'X' argument of {owner} must be a list of (n_timepoints, n_rois) "
@@ -57,7 +63,19 @@ def check_timeseries(
         raise ValueError(f"The 'X' argument of {owner} is empty.")
     out = []
     for i, ts in enumerate(X):
-        array = np.asarray(ts, dtype=np.float64)
+        if np.iscomplexobj(ts):
+            raise TypeError(
+                f"The 'X' argument of {owner}: subject {i} is complex-valued; "
+                "expected real numbers."
+            )
+        try:
+            array = np.asarray(ts, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"The 'X' argument of {owner} must hold numeric (n_timepoints, "
+                f"n_rois) arrays. Subject {i} is a {type(ts).__name__} that is not "
+                f"numeric ({exc})."
+            ) from None
         if array.ndim != 2:
             raise ValueError(
                 f"The 'X' argument of {owner} must hold 2D (n_timepoints, n_rois) "
@@ -69,9 +87,14 @@ def check_timeseries(
             )
         expected = n_rois if n_rois is not None else out[0].shape[1] if out else None
         if expected is not None and array.shape[1] != expected:
+            hint = (
+                " Is it transposed? Each subject must be (n_timepoints, n_rois)."
+                if array.shape[0] == expected
+                else ""
+            )
             raise ValueError(
                 f"The 'X' argument of {owner}: subject {i} has {array.shape[1]} ROIs, "
-                f"expected {expected}."
+                f"expected {expected} (shape {array.shape}).{hint}"
             )
         out.append(array)
     return out
@@ -131,9 +154,66 @@ def check_networks(networks: Any, n_rois: int, *, owner: str) -> np.ndarray:
     if array.shape != (n_rois,):
         raise ValueError(
             f"The 'networks' parameter of {owner} must have one entry per ROI "
-            f"({n_rois}). Got {array.shape[0]} entries instead."
+            f"({n_rois}, the columns of each subject of X). Got {array.shape[0]} "
+            "entries instead."
+            + (
+                " Is X transposed? Each subject must be (n_timepoints, n_rois)."
+                if n_rois > array.shape[0]
+                else ""
+            )
         )
     return array
+
+
+#: Fewest time points a subject may have (as ``ROITimeSeriesPreprocessor``).
+MIN_TIMEPOINTS = 50
+
+
+def check_preprocessed(
+    series: list[np.ndarray], *, owner: str, min_timepoints: int = MIN_TIMEPOINTS
+) -> None:
+    """The checks of ``ROITimeSeriesPreprocessor`` on already preprocessed series.
+
+    Parameters
+    ----------
+    series : list of ndarray of shape (n_timepoints, n_rois)
+        Output of :func:`check_timeseries`.
+    owner : str
+        Estimator name for error messages.
+    min_timepoints : int, default=50
+        Fewest time points per subject.
+
+    Raises
+    ------
+    ValueError
+        A subject shorter than ``min_timepoints``, all zero, or with constant
+        (zero-variance) ROIs.
+    """
+    for i, array in enumerate(series):
+        if array.shape[0] < min_timepoints:
+            raise ValueError(
+                f"The 'X' argument of {owner}: subject {i} has {array.shape[0]} time "
+                f"points, expected at least {min_timepoints} (as "
+                "ROITimeSeriesPreprocessor(min_timepoints=...))."
+                + (
+                    " Is it transposed? Each subject must be (n_timepoints, n_rois)."
+                    if array.shape[0] < array.shape[1]
+                    else ""
+                )
+            )
+        if not array.any():
+            raise ValueError(
+                f"The 'X' argument of {owner}: subject {i} is all zero; expected "
+                "preprocessed ROI time series."
+            )
+        constant = np.flatnonzero(np.ptp(array, axis=0) == 0)
+        if constant.size:
+            raise ValueError(
+                f"The 'X' argument of {owner}: subject {i} has {constant.size} "
+                f"constant (zero-variance) ROI(s) at indices "
+                f"{constant[:10].tolist()}; expected every ROI to vary (run "
+                "ROITimeSeriesPreprocessor(constant_rois='warn') to zero them)."
+            )
 
 
 class Descriptor(BaseBrainLMEstimator):

@@ -105,8 +105,17 @@ def resample_timeseries(
         )
     if not np.all(np.isfinite(array)):
         raise ValueError("The 'ts' argument of resample_timeseries has NaN or inf.")
-    ratio = Fraction(float(t_r) / float(target_t_r)).limit_denominator(max_denominator)
-    up, down = max(ratio.numerator, 1), ratio.denominator
+    exact = float(t_r) / float(target_t_r)
+    ratio = Fraction(exact).limit_denominator(max_denominator)
+    if ratio == 0 or abs(float(ratio) - exact) > 0.01 * exact:
+        raise ValueError(
+            f"The 't_r' argument of resample_timeseries ({t_r} s) cannot be "
+            f"resampled to target_t_r={target_t_r} s: the ratio {exact:.6g} is not "
+            f"within 1 % of a fraction up/down with down <= max_denominator="
+            f"{max_denominator}. t_r is in seconds (was it given in another unit?); "
+            "otherwise raise max_denominator."
+        )
+    up, down = ratio.numerator, ratio.denominator
     if up == down:
         return array.copy()
     mean = array.mean(axis=0)
@@ -169,6 +178,8 @@ def _subject_array(index: int, item: Any, masker: Any, labels: Any) -> np.ndarra
                 f"expected {list(labels)[:3]}... ({len(labels)} columns), got "
                 f"{columns[:3]}... ({len(columns)} columns).",
             )
+    if np.iscomplexobj(item):
+        raise _x_error(index, "is complex-valued; expected real numbers.", TypeError)
     try:
         array = np.asarray(item, dtype=np.float64)
     except (TypeError, ValueError) as exc:

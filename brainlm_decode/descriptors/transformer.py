@@ -23,7 +23,12 @@ from brainlm_decode.base import (
     Satisfies,
     fill_doc,
 )
-from brainlm_decode.descriptors.base import check_networks, check_timeseries
+from brainlm_decode.descriptors.base import (
+    YEO7,
+    check_networks,
+    check_preprocessed,
+    check_timeseries,
+)
 from brainlm_decode.descriptors.templates import render_descriptor_text
 from brainlm_decode.plugins import get_plugin
 
@@ -174,6 +179,7 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
 
         self._validate_params()
         series = check_timeseries(X, owner=type(self).__name__)
+        check_preprocessed(series, owner=type(self).__name__)
         self.n_features_in_ = series[0].shape[1]
         self.descriptors_ = [
             self._make_descriptor(spec, self.n_features_in_).fit(series)
@@ -185,6 +191,14 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
         defined = raw.notna().any(axis=0)
         self.dropped_features_ = list(raw.columns[~defined])
         raw = raw.loc[:, defined]
+        if raw.shape[1] == 0:
+            found = sorted({str(n) for n in (self.networks or [])})[:10]
+            raise ValueError(
+                f"No descriptor of {list(self.descriptors)} is defined for the "
+                f"training subjects with the 'networks' parameter of "
+                f"{type(self).__name__} = {found}...; expected network names such "
+                f"as the Yeo-7 names {list(YEO7)}."
+            )
         self.feature_names_out_ = np.asarray(raw.columns, dtype=object)
         self.feature_descriptions_ = {}
         self.feature_families_ = {}
@@ -217,10 +231,11 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
 
     def transform_raw(self, X: Any) -> pd.DataFrame:
         """Descriptors before normalisation (one row per subject)."""
-        check_is_fitted(self, "descriptors_")
+        check_is_fitted(self, ["descriptors_", "normative_"])
         series = check_timeseries(
             X, owner=type(self).__name__, n_rois=self.n_features_in_
         )
+        check_preprocessed(series, owner=type(self).__name__)
         return self._raw(series)
 
     def transform(self, X: Any) -> np.ndarray:
@@ -240,7 +255,7 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
             for one subject is set to the norm (z = 0), so that downstream
             estimators receive finite numbers.
         """
-        raw = self.transform_raw(X)  # checks fitted first
+        raw = self.transform_raw(X)  # NotFittedError before fit
         z = self.normative_.transform(raw)
         # a feature missing for one subject only (rare) is set to the norm, z = 0
         return z.fillna(0.0).to_numpy(dtype=np.float64)
@@ -262,7 +277,7 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
         -------
         list of str
         """
-        raw = self.transform_raw(X)  # checks fitted first
+        raw = self.transform_raw(X)  # NotFittedError before fit
         z = self.normative_.transform(raw)
         families = [d.family for d in self.descriptors_]
         return [

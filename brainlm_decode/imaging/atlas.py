@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from brainlm_decode._io import load_image
+
 __all__ = [
     "AtlasWarning",
     "clean_map_weights",
@@ -57,7 +59,8 @@ def load_niimg(img: Any, argname: str) -> nib.spatialimages.SpatialImage:
     TypeError
         When ``img`` is neither an image nor a path.
     ValueError
-        When the path does not exist.
+        When the path does not exist, is a folder or is not a readable image
+        (a truncated ``.nii.gz``: the message names the file).
     """
     if isinstance(img, (str, Path)):
         path = Path(img).expanduser()
@@ -65,13 +68,46 @@ def load_niimg(img: Any, argname: str) -> nib.spatialimages.SpatialImage:
             raise ValueError(
                 f"The {argname!r} argument is a path that does not exist: {str(path)!r}."
             )
-        return nib.load(path)
+        if path.is_dir():
+            raise ValueError(
+                f"The {argname!r} argument {str(path)!r} is a directory; expected a "
+                "NIfTI file (.nii or .nii.gz)."
+            )
+        return _real_valued(load_image(path, argname), argname)
     if isinstance(img, nib.spatialimages.SpatialImage):
-        return img
+        return _real_valued(img, argname)
     raise TypeError(
         f"The {argname!r} argument must be a niimg-like object (a nibabel image or "
         f"a path to a NIfTI file). Got an object of type {type(img).__name__} instead."
     )
+
+
+def user_stacklevel() -> int:
+    """``stacklevel`` of the first frame outside brainlm_decode, for warnings.
+
+    A warning raised deep inside the package then points at the user's line,
+    not at an internal one, whatever the call depth.
+    """
+    import sys
+
+    package = str(Path(__file__).resolve().parents[1])
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _real_valued(img: Any, argname: str) -> Any:
+    """Refuse complex-valued images (their imaginary part would be dropped)."""
+    if np.dtype(img.get_data_dtype()).kind == "c" or (
+        isinstance(img.dataobj, np.ndarray) and np.iscomplexobj(img.dataobj)
+    ):
+        raise TypeError(
+            f"The {argname!r} argument is a complex-valued image (dtype "
+            f"{img.get_data_dtype()}); expected a real-valued map. Pass its real "
+            "part or magnitude explicitly (np.real / np.abs)."
+        )
+    return img
 
 
 def same_grid(img: Any, reference: Any) -> bool:

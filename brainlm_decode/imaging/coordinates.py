@@ -704,11 +704,7 @@ def mkda_map(
         "mkda_map", {"r": r, "value": value}, _KERNEL_CONSTRAINTS, kind="argument"
     )
     mask = _resolve_mask(mask_img)
-    if isinstance(coordinates, pd.DataFrame):
-        cols = ["i", "j", "k"] if ijk else ["x", "y", "z"]
-        points = coordinates[cols].to_numpy(dtype=np.float64)
-    else:
-        points = np.asarray(coordinates, dtype=np.float64)
+    points = _as_points(coordinates, ijk)
     if points.ndim == 1 and points.size == 3:
         points = points[None, :]
     if points.ndim != 2 or points.shape[1] != 3 or points.shape[0] == 0:
@@ -729,3 +725,36 @@ def mkda_map(
     counts["empty_studies"] = int(maps.nnz == 0)
     warn_dropped_foci(foci, counts, "mkda_map")
     return grid.to_img(maps.toarray()[0] * float(value))
+
+
+def _as_points(coordinates: Any, ijk: bool) -> np.ndarray:
+    """Coordinates as a float array, with a clear error for tables and strings."""
+    if isinstance(coordinates, pd.DataFrame):
+        cols = ["i", "j", "k"] if ijk else ["x", "y", "z"]
+        missing = [c for c in cols if c not in coordinates.columns]
+        if missing:
+            raise ValueError(
+                f"The 'coordinates' argument of mkda_map is a DataFrame without the "
+                f"columns {missing}; expected columns {cols}. Got "
+                f"{list(coordinates.columns)[:10]}."
+            )
+        coordinates = coordinates[cols]
+    raw = np.asarray(coordinates, dtype=object)
+    if any(isinstance(v, (str, bytes)) for v in raw.ravel()):
+        raise TypeError(
+            "The 'coordinates' argument of mkda_map must be numbers (MNI mm) of "
+            f"shape (n_peaks, 3). Got text values such as {raw.ravel()[0]!r}."
+        )
+    if np.iscomplexobj(coordinates):
+        raise TypeError(
+            "The 'coordinates' argument of mkda_map must hold real numbers (mm). "
+            "Got complex values."
+        )
+    try:
+        return np.asarray(coordinates, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            "The 'coordinates' argument of mkda_map must be numbers of shape "
+            f"(n_peaks, 3). Got {type(coordinates).__name__} that is not numeric "
+            f"({exc})."
+        ) from None

@@ -16,7 +16,12 @@ import nibabel as nib
 import numpy as np
 
 from brainlm_decode.base import Interval, Options, validate_params
-from brainlm_decode.imaging.atlas import AtlasWarning, load_niimg, same_grid
+from brainlm_decode.imaging.atlas import (
+    AtlasWarning,
+    load_niimg,
+    same_grid,
+    user_stacklevel,
+)
 
 __all__ = ["prepare_map"]
 
@@ -69,7 +74,9 @@ def prepare_map(
 ) -> nib.Nifti1Image:
     """Clean a brain map before decoding.
 
-    Steps, in order: NaN/inf become 0 (with a warning), voxels outside
+    Steps, in order: NaN/inf become 0 (with a warning), a map whose largest
+    magnitude is above 1e30 or below 1e-30 is rescaled to a maximum of 1 (float32
+    could not hold it; decoding does not depend on the scale), voxels outside
     ``mask_img`` become 0, the sign is flipped (``flip_sign``), one tail is kept
     (``tail``), the top ``percentile`` % voxels are kept as a binary ROI, the map is
     binarised (``binarize``). A binary 0/1 map (an ROI mask) is returned as is
@@ -142,9 +149,10 @@ def prepare_map(
             f"The 'img' argument has {int((~finite).sum())} NaN or infinite "
             "value(s); they are replaced by 0.",
             AtlasWarning,
-            stacklevel=2,
+            stacklevel=user_stacklevel(),
         )
         data = np.where(finite, data, 0.0)
+    data = _safe_scale(data)
     mask = _mask_for(mask_img, source)
     if mask is not None:
         data = np.where(mask, data, 0.0)
@@ -169,6 +177,18 @@ def prepare_map(
             f"percentile={percentile!r}): no voxel is left."
         )
     return _to_img(data, affine)
+
+
+def _safe_scale(data: np.ndarray) -> np.ndarray:
+    """Rescale to a maximum magnitude of 1 when float32 cannot hold the map.
+
+    Decoding is invariant to the scale of a map; a map beyond 1e30 (or with all
+    magnitudes below 1e-30) would overflow or underflow in float32.
+    """
+    peak = float(np.abs(data).max())
+    if peak > 1e30 or 0 < peak < 1e-30:
+        return data / peak
+    return data
 
 
 def _keep_tail(data: np.ndarray, tail: str) -> np.ndarray:

@@ -30,7 +30,12 @@ import nibabel as nib
 import numpy as np
 from scipy import sparse
 
-from brainlm_decode._io import atomic_directory, check_format_version
+from brainlm_decode._io import (
+    atomic_directory,
+    check_format_version,
+    load_image,
+    read_json,
+)
 from brainlm_decode._version import __version__
 from brainlm_decode.base import (
     BaseBrainLMEstimator,
@@ -45,6 +50,7 @@ from brainlm_decode.imaging.atlas import (
     infer_kind,
     load_niimg,
     same_grid,
+    user_stacklevel,
     weights_from_img,
     weights_to_img,
 )
@@ -321,7 +327,7 @@ class ImageSpace(BaseBrainLMEstimator):
             f"the grid of the space (shape {self.mask_img_.shape}); it is "
             "resampled with nilearn.image.resample_to_img.",
             AtlasWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
         from nilearn.image import resample_to_img
 
@@ -462,7 +468,16 @@ class ImageSpace(BaseBrainLMEstimator):
             raise FileNotFoundError(
                 f"No saved image space at {str(path)!r}: {_CONFIG} is missing."
             )
-        config = json.loads(config_file.read_text())
+        config = read_json(config_file, "image space configuration")
+        if (
+            not isinstance(config, dict)
+            or not {"params", "kind"} <= set(config)
+            or not {"plugin", "class"} & set(config)
+        ):
+            raise ValueError(
+                f"The image space configuration {str(config_file)!r} lacks the "
+                "entries 'plugin', 'params' and 'kind'; the file is incomplete."
+            )
         check_format_version(
             config.get("format_version"), FORMAT_VERSION, "space", path
         )
@@ -486,11 +501,11 @@ class ImageSpace(BaseBrainLMEstimator):
             if name in params:
                 params[name] = str(path / (_MASK if name == "mask_img" else _ATLAS))
         space = klass(**params)
-        mask_img = nib.load(path / _MASK)
+        mask_img = load_image(path / _MASK, "mask_img")
         mask_img = nib.Nifti1Image(
             (np.asanyarray(mask_img.dataobj) > 0).astype(np.uint8), mask_img.affine
         )
-        atlas_img = nib.load(path / _ATLAS)
+        atlas_img = load_image(path / _ATLAS, "atlas")
         kind = config["kind"]
         weights, _, _ = weights_from_img(atlas_img, mask_img, kind)
         values = np.asarray(config["label_values"], dtype=np.int64)

@@ -663,7 +663,14 @@ class CognitiveAtlas:
         -------
         atlas : CognitiveAtlas
         """
-        return cls.from_dict(json.loads(text))
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"The 'text' argument of CognitiveAtlas.from_json is not valid JSON: "
+                f"{exc.msg} at line {exc.lineno}, column {exc.colno}."
+            ) from None
+        return cls.from_dict(document)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write a JSON snapshot atomically (temporary file then :func:`os.replace`).
@@ -701,8 +708,16 @@ class CognitiveAtlas:
             path = path / DEFAULT_FILENAME
         if not path.is_file():
             raise FileNotFoundError(f"No CognitiveAtlas snapshot at {str(path)!r}.")
-        with open(path, encoding="utf-8") as f:
-            return cls.from_dict(json.load(f))
+        from brainlm_decode._io import read_json
+
+        document = read_json(path, "saved ontology")
+        try:
+            return cls.from_dict(document)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise ValueError(
+                f"The saved ontology {str(path)!r} is not a CognitiveAtlas snapshot "
+                f"written by CognitiveAtlas.save: {type(exc).__name__}: {exc}"
+            ) from None
 
     # ---------------------------------------------------------------- loaders
 

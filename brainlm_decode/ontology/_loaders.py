@@ -264,8 +264,9 @@ def cognitive_atlas_from_records(
 
 
 def _read_json(path: Path) -> Any:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    from brainlm_decode._io import read_json
+
+    return read_json(path, "Cognitive Atlas file")
 
 
 def load_cognitive_atlas_dump(

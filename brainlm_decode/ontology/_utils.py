@@ -219,10 +219,9 @@ def as_frame(table: Any, argname: str) -> pd.DataFrame:
             raise ValueError(f"{argname}: file {str(path)!r} does not exist.")
         suffixes = "".join(path.suffixes).lower()
         if ".json" in suffixes:
-            import json
+            from brainlm_decode._io import read_json
 
-            with open(path, encoding="utf-8") as f:
-                data = json.load(f)
+            data = read_json(path, f"{argname} table")
             if isinstance(data, dict) and "entries" in data:
                 data = data["entries"]
             return pd.DataFrame(data)

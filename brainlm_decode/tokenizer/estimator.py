@@ -429,6 +429,8 @@ class FMRITokenizer(TransformerMixin, BaseBrainLMEstimator):
         """
         from brainlm_decode.tokenizer.model import resolve_size
 
+        if isinstance(self.size, dict):
+            resolve_size(self.size)  # its message says which key is wrong and why
         self._validate_params()
         size = resolve_size(self.size)
         series, length = self._check_X(X, fitting=True)
