@@ -73,7 +73,7 @@ def _on_grid(img: Any, space: Any) -> Any:
         loaded = nib.Nifti1Image(np.asanyarray(loaded.dataobj)[..., 0], loaded.affine)
     if loaded.ndim != 3:
         return loaded  # prepare_map reports the wrong dimensionality
-    return space.resample_to_grid(loaded)
+    return space.resample_to_grid(loaded, mask_only=True)
 
 
 def _unit_rows(array: np.ndarray) -> np.ndarray:
