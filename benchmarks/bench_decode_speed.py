@@ -43,7 +43,15 @@ def _maps() -> dict[str, nib.Nifti1Image]:
     from nilearn.image import resample_to_img
 
     motor = nib.load(load_sample_motor_activation_image())
-    out = {}
+    from brainlm_decode.imaging import load_mni152_brain_mask
+
+    mask = load_mni152_brain_mask()
+    on_grid = resample_to_img(motor, mask, force_resample=True, copy_header=True)
+    out = {
+        f"2 mm decoder grid {on_grid.shape}": nib.Nifti1Image(
+            on_grid.get_fdata(dtype=np.float32), on_grid.affine
+        )
+    }
     for res in (1, 2, 3):
         grid = load_mni152_template(resolution=res)
         img = resample_to_img(motor, grid, force_resample=True, copy_header=True)
@@ -98,7 +106,8 @@ def _correlation_decoder():
         target_image="z_desc-association",
         n_cores=1,
     )
-    return decoder.fit(studyset)
+    decoder.fit(studyset)  # NiMARE's fit returns None
+    return decoder
 
 
 def main(argv: list[str] | None = None) -> int:

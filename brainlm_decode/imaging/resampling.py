@@ -182,6 +182,12 @@ class GridResampler:
                 matrix = matrix[self._rows]
             # gather only the input voxels some output uses, then one small product
             self._inputs, inverse = np.unique(matrix.indices, return_inverse=True)
+            # the same voxels as Fortran-order offsets (NIfTI data usually is)
+            self._inputs_f = np.ravel_multi_index(
+                np.unravel_index(self._inputs, self.source_shape),
+                self.source_shape,
+                order="F",
+            )
             matrix.indices = inverse.astype(matrix.indices.dtype)
             self._matrix = sparse.csr_array(
                 (matrix.data, matrix.indices, matrix.indptr),
@@ -228,7 +234,11 @@ class GridResampler:
                 [self.resample(array[..., i]) for i in range(array.shape[3])], axis=-1
             )
         if self.method_ == "sparse":
-            used = array.reshape(-1)[self._inputs].astype(np.float64)
+            if array.flags.f_contiguous and not array.flags.c_contiguous:
+                used = array.reshape(-1, order="F")[self._inputs_f]
+            else:
+                used = array.reshape(-1)[self._inputs]
+            used = used.astype(np.float64)
             values = self._matrix @ used
             if self._rows is None:
                 return values.reshape(self.target_shape)

@@ -337,13 +337,12 @@ class ImageSpace(BaseBrainLMEstimator):
         resampler = self._resampler_for(img, mask_only)
         if resampler is not None:
             data = np.asanyarray(img.dataobj)
-            if np.issubdtype(data.dtype, np.floating) and np.isfinite(data).all():
-                return nib.Nifti1Image(
-                    resampler.resample(data).astype(
-                        np.result_type(data.dtype, np.float32)
-                    ),
-                    self.mask_img_.affine,
-                )
+            if np.issubdtype(data.dtype, np.floating):
+                out = resampler.resample(data)
+                # NaN propagate to the outputs they touch: nilearn handles those
+                if np.isfinite(out).all():
+                    dtype = np.result_type(data.dtype, np.float32)
+                    return nib.Nifti1Image(out.astype(dtype), self.mask_img_.affine)
         from nilearn.image import resample_to_img
 
         return resample_to_img(

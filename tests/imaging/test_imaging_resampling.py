@@ -47,6 +47,8 @@ def test_grid_resampler_equals_nilearn(
     expected = _reference(img, target)
     out = resampler.resample(np.asanyarray(img.dataobj))
     np.testing.assert_allclose(out, expected, atol=1e-10 * np.abs(expected).max())
+    fortran = resampler.resample(np.asfortranarray(np.asanyarray(img.dataobj)))
+    np.testing.assert_allclose(fortran, out)
     stacked = resampler.resample(np.stack([img.get_fdata()] * 2, axis=-1))
     np.testing.assert_allclose(stacked[..., 1], out)
 
