@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     decode.add_argument("--flip-sign", action="store_true")
     decode.add_argument("--percentile", type=float, default=None)
+    decode.add_argument(
+        "--n-null",
+        type=int,
+        default=0,
+        help="null maps (spun copies) for p and FDR q columns (default: none)",
+    )
     decode.add_argument("--plot", default=None, help="write a figure here")
     decode.add_argument("--json", action="store_true", help="print JSON")
 
@@ -74,8 +80,14 @@ def _print_tables(results: dict[str, Any], levels: Sequence[str], top: int) -> N
         column = "posterior" if level == "task" else "probability"
         print(f"\nTop {len(table)} {level}s")
         width = max((len(str(n)) for n in table.index), default=10)
+        tested = "q" in table.columns
         for name, value in table[column].items():
-            print(f"  {str(name):<{width}}  {value:.4f}")
+            extra = (
+                f"  p={table.at[name, 'p']:.4f}  q={table.at[name, 'q']:.4f}"
+                if tested
+                else ""
+            )
+            print(f"  {str(name):<{width}}  {value:.4f}{extra}")
 
 
 def _as_json(results: dict[str, Any], levels: Sequence[str], top: int) -> str:
@@ -94,7 +106,7 @@ def _as_json(results: dict[str, Any], levels: Sequence[str], top: int) -> str:
 
 def _decode(decoder: Any, img: Any, args: argparse.Namespace, label: str) -> int:
     levels = ("task", "concept", "domain") if args.level == "all" else (args.level,)
-    results = decoder.decode(img)
+    results = decoder.decode(img, n_null=getattr(args, "n_null", 0))
     if getattr(args, "json", False):
         print(_as_json(results, levels, args.top))
     else:

@@ -566,13 +566,18 @@ class CLIPDecoder(BaseBrainLMEstimator):
             "domain": domain,
         }
 
-    def decode(self, imgs: Any) -> dict[str, Any]:
+    def decode(self, imgs: Any, *, n_null: int = 0) -> dict[str, Any]:
         """Decode maps at the three levels at once.
 
         Parameters
         ----------
         imgs : niimg-like or list of niimg-like
             Brain maps (statistical maps, subject maps or ROI masks).
+        n_null : int, default=0
+            When > 0, add columns ``p`` (against ``n_null`` rotated and shifted
+            copies of each map, seeded by ``random_state``) and ``q``
+            (Benjamini-Hochberg over the terms of the level); see
+            :func:`~brainlm_decode.decode.null.null_test`.
 
         Returns
         -------
@@ -586,11 +591,18 @@ class CLIPDecoder(BaseBrainLMEstimator):
             level: [self._table(scores, i, level) for i in range(n_maps)]
             for level in LEVELS
         }
+        if n_null:
+            from brainlm_decode.decode.null import add_null_columns
+
+            items = list(imgs) if isinstance(imgs, (list, tuple)) else [imgs]
+            add_null_columns(
+                self, items, tables, n_null, random_state=self.random_state
+            )
         if not isinstance(imgs, (list, tuple)):
             return {level: tables[level][0] for level in LEVELS}
         return tables
 
-    def transform(self, imgs: Any, level: str = "task") -> Any:
+    def transform(self, imgs: Any, level: str = "task", *, n_null: int = 0) -> Any:
         """Decode brain maps into one level of the ontology.
 
         Parameters
@@ -600,6 +612,8 @@ class CLIPDecoder(BaseBrainLMEstimator):
             warning when needed).
         level : {"task", "concept", "domain"}, default="task"
             Which terms.
+        n_null : int, default=0
+            Null maps per map for the ``p`` and ``q`` columns (see :meth:`decode`).
 
         Returns
         -------
@@ -614,7 +628,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
                 f"The 'level' argument of CLIPDecoder.transform must be one of "
                 f"{list(LEVELS)}. Got {level!r} instead."
             )
-        return self.decode(imgs)[level]
+        return self.decode(imgs, n_null=n_null)[level]
 
     def _table(self, scores: dict[str, np.ndarray], i: int, level: str) -> pd.DataFrame:
         atlas = self.ontology_

@@ -4,11 +4,13 @@ A decoded term score (task posterior, concept or domain probability) says how
 well a map matches a term relative to the other terms, not whether the match is
 better than chance. :func:`null_test` answers the second question with a null
 of maps that keep the input's spatial structure (blob sizes, smoothness, number
-and shape of clusters) but not its location: each null map is the prepared input
-map moved rigidly, by a uniformly random 3D rotation about the centroid of the
-brain mask followed by a random shift (Gaussian, ``shift_mm`` per axis), sampled
-at the mask voxels by nearest neighbour (parts moved outside the mask are lost,
-as the volumetric analogue of the spin test of Alexander-Bloch et al. 2018).
+and shape of clusters, value distribution) but not its location: each null map is
+the prepared input map spun about the centroid of the brain mask, a uniformly
+random 3D rotation of directions with every voxel keeping its radius relative to
+the brain boundary in its direction, so that the spun map fills the mask (a
+volumetric analogue of the spin test of Alexander-Bloch et al. 2018; a plain
+rigid rotation would push parts of the map out of the brain and bias the null
+towards smaller maps).
 
 Every null map is decoded with the same model; the p-value of a term is the
 fraction of null maps scoring at least as high, ``(1 + #{null >= observed}) /
@@ -25,7 +27,13 @@ from typing import Any
 import numpy as np
 from sklearn.utils import check_random_state
 
-__all__ = ["bh_fdr", "displaced_maps", "empirical_pvalues", "null_test"]
+__all__ = [
+    "add_null_columns",
+    "bh_fdr",
+    "displaced_maps",
+    "empirical_pvalues",
+    "null_test",
+]
 
 
 def bh_fdr(pvalues: Any) -> np.ndarray:
@@ -86,15 +94,99 @@ def empirical_pvalues(observed: Any, null: Any) -> np.ndarray:
     return (1.0 + exceed) / (1.0 + nul.shape[0])
 
 
+_CELLS = 96  # direction cells per axis of the boundary look-up cube
+
+
+class _RadialBrain:
+    """Mask voxels in radially normalised spherical coordinates about the centroid.
+
+    A voxel ``x = c + r u`` (unit direction ``u``) gets the normalised radius
+    ``r / R(u)``, ``R(u)`` the largest mask radius in the angular bin of ``u``
+    (bins of ``bin_degrees`` in polar and azimuth angles, empty bins filled from
+    their neighbours). Rotating ``u`` and keeping the normalised radius maps the
+    mask onto itself, so a rotated map covers the whole mask (a volumetric spin).
+    """
+
+    def __init__(self, mask_img: Any, bin_degrees: float = 4.0) -> None:
+        from scipy import ndimage
+
+        mask = np.asanyarray(mask_img.dataobj) > 0
+        self.affine = np.asarray(mask_img.affine, dtype=np.float64)
+        self.inverse = np.linalg.inv(self.affine)
+        self.shape = np.array(mask.shape)
+        ijk = np.argwhere(mask)
+        world = ijk @ self.affine[:3, :3].T + self.affine[:3, 3]
+        self.centre = world.mean(axis=0)
+        offset = world - self.centre
+        radius = np.linalg.norm(offset, axis=1)
+        self.direction = offset / np.where(radius > 0, radius, 1.0)[:, None]
+        self.n_polar = int(np.ceil(180.0 / bin_degrees))
+        self.n_azimuth = int(np.ceil(360.0 / bin_degrees))
+        bins = self._bins(offset / np.where(radius > 0, radius, 1.0)[:, None])
+        table = np.zeros(self.n_polar * self.n_azimuth)
+        np.maximum.at(table, bins, radius)
+        table = table.reshape(self.n_polar, self.n_azimuth)
+        while np.any(table == 0):  # fill empty bins (poles) from neighbours
+            grown = ndimage.maximum_filter(table, size=3, mode="wrap")
+            table = np.where(table == 0, grown, table)
+        bound = table.reshape(-1)
+        # boundary radius on a cube of direction cells: no trigonometry per null
+        axis = (np.arange(_CELLS) + 0.5) / _CELLS * 2.0 - 1.0
+        cells = np.stack(np.meshgrid(axis, axis, axis, indexing="ij"), -1)
+        cells = cells.reshape(-1, 3)
+        cells /= np.linalg.norm(cells, axis=1, keepdims=True)
+        self.cell_bound = bound[self._bins(cells)].astype(np.float32)
+        self.direction = self.direction.astype(np.float32)
+        own = self.cell_bound[self._cells(self.direction)]
+        self.relative = (radius / own).astype(np.float32)
+        self.strides = np.array([self.shape[1] * self.shape[2], self.shape[2], 1])
+
+    def _bins(self, direction: np.ndarray) -> np.ndarray:
+        polar = np.arccos(np.clip(direction[:, 2], -1.0, 1.0))
+        azimuth = np.arctan2(direction[:, 1], direction[:, 0]) + np.pi
+        i = np.minimum(
+            (polar / np.pi * self.n_polar).astype(np.int64), self.n_polar - 1
+        )
+        j = np.minimum(
+            (azimuth / (2 * np.pi) * self.n_azimuth).astype(np.int64),
+            self.n_azimuth - 1,
+        )
+        return i * self.n_azimuth + j
+
+    @staticmethod
+    def _cells(direction: np.ndarray) -> np.ndarray:
+        cell = ((direction + 1.0) * (_CELLS / 2.0)).astype(np.int64)
+        np.clip(cell, 0, _CELLS - 1, out=cell)
+        return (cell[:, 0] * _CELLS + cell[:, 1]) * _CELLS + cell[:, 2]
+
+    def source_offsets(self, rotation: np.ndarray) -> np.ndarray:
+        """Flat grid offsets each mask voxel reads from under ``rotation`` (-1: none)."""
+        # target direction u takes the value at direction R^T u, same relative radius
+        source_dir = self.direction @ rotation.astype(np.float32)
+        radius = self.relative * self.cell_bound[self._cells(source_dir)]
+        source = source_dir * radius[:, None]
+        linear = self.inverse[:3, :3].astype(np.float32)
+        shift = (self.inverse[:3, :3] @ self.centre + self.inverse[:3, 3]).astype(
+            np.float32
+        )
+        index = np.rint(source @ linear.T + shift).astype(np.int64)
+        inside = np.all((index >= 0) & (index < self.shape), axis=1)
+        return np.where(inside, index @ self.strides, -1)
+
+
 def displaced_maps(
     data: np.ndarray,
     mask_img: Any,
     n_null: int,
     *,
-    shift_mm: float = 5.0,
     random_state: Any = None,
 ) -> Any:
-    """Yield null maps: ``data`` rotated and shifted, at the mask voxels.
+    """Yield null maps: ``data`` spun about the brain centroid, at the mask voxels.
+
+    Each null map is ``data`` under a uniformly random 3D rotation of the
+    directions about the centroid of the mask, with every voxel keeping its
+    radius relative to the brain boundary in its direction (so the rotated map
+    fills the mask, as a spin test fills the sphere). Nearest-neighbour sampling.
 
     Parameters
     ----------
@@ -104,10 +196,8 @@ def displaced_maps(
         Brain mask on the grid of ``data``.
     n_null : int
         Number of null maps.
-    shift_mm : float, default=5.0
-        Standard deviation (mm, per axis) of the random shift after the rotation.
     random_state : int, RandomState or None, default=None
-        Seed of the rotations and shifts.
+        Seed of the rotations.
 
     Yields
     ------
@@ -117,26 +207,12 @@ def displaced_maps(
     from scipy.spatial.transform import Rotation
 
     rng = check_random_state(random_state)
+    brain = _RadialBrain(mask_img)
     mask = np.asanyarray(mask_img.dataobj) > 0
-    affine = np.asarray(mask_img.affine, dtype=np.float64)
-    inverse = np.linalg.inv(affine)
-    ijk = np.argwhere(mask)
-    world = ijk @ affine[:3, :3].T + affine[:3, 3]
-    centre = world.mean(axis=0)
-    shape = np.array(mask.shape)
-    values = np.where(mask, data, 0.0).astype(np.float64)
-    flat = values.reshape(-1)
-    strides = np.array([shape[1] * shape[2], shape[2], 1])
+    flat = np.append(np.where(mask, data, 0.0).reshape(-1), 0.0)  # [-1] reads 0
     for _ in range(int(n_null)):
         rotation = Rotation.random(random_state=rng).as_matrix()
-        shift = rng.normal(scale=shift_mm, size=3)
-        # target voxel x takes the value found at R^T (x - c - s) + c
-        source = (world - centre - shift) @ rotation + centre
-        index = np.rint(source @ inverse[:3, :3].T + inverse[:3, 3]).astype(np.int64)
-        inside = np.all((index >= 0) & (index < shape), axis=1)
-        out = np.zeros(len(world))
-        out[inside] = flat[index[inside] @ strides]
-        yield out
+        yield flat[brain.source_offsets(rotation)]
 
 
 def null_test(
@@ -144,7 +220,6 @@ def null_test(
     img: Any,
     n_null: int = 1000,
     *,
-    shift_mm: float = 5.0,
     random_state: Any = None,
     batch_size: int = 64,
 ) -> dict[str, dict[str, np.ndarray]]:
@@ -158,8 +233,6 @@ def null_test(
         One brain map.
     n_null : int, default=1000
         Number of null maps.
-    shift_mm : float, default=5.0
-        See :func:`displaced_maps`.
     random_state : int, RandomState or None, default=None
         Seed of the null maps.
     batch_size : int, default=64
@@ -199,7 +272,7 @@ def null_test(
         batch.clear()
 
     for values in displaced_maps(
-        data, space.mask_img_, n_null, shift_mm=shift_mm, random_state=random_state
+        data, space.mask_img_, n_null, random_state=random_state
     ):
         batch.append(values)
         if len(batch) == batch_size:
@@ -211,3 +284,45 @@ def null_test(
         p = (1.0 + exceed[level]) / (1.0 + int(n_null))
         out[level] = {"p": p, "q": bh_fdr(p)}
     return out
+
+
+def add_null_columns(
+    decoder: Any,
+    imgs: list[Any],
+    tables: dict[str, list[Any]],
+    n_null: int,
+    *,
+    random_state: Any = None,
+) -> None:
+    """Add columns ``p`` and ``q`` (:func:`null_test`) to decoded tables, in place.
+
+    Parameters
+    ----------
+    decoder : CLIPDecoder
+        The fitted decoder that made ``tables``.
+    imgs : list of niimg-like
+        The decoded maps.
+    tables : dict
+        ``{"task": [...], "concept": [...], "domain": [...]}``, one DataFrame per
+        map (with an ``id`` column), as built by ``CLIPDecoder.decode``.
+    n_null : int
+        Null maps per input map.
+    random_state : int, RandomState or None, default=None
+        Seed of the null maps.
+    """
+    import pandas as pd
+
+    atlas = decoder.ontology_
+    ids = {
+        "task": atlas.task_ids,
+        "concept": atlas.concept_ids,
+        "domain": atlas.domain_ids,
+    }
+    rng = check_random_state(random_state)
+    for i, img in enumerate(imgs):
+        result = null_test(decoder, img, n_null, random_state=rng)
+        for level, values in result.items():
+            table = tables[level][i]
+            for column in ("p", "q"):
+                series = pd.Series(values[column], index=list(ids[level]))
+                table[column] = series.reindex(table["id"]).to_numpy()
