@@ -554,7 +554,8 @@ class CLIPDecoder(BaseBrainLMEstimator):
                 f"{self.n_features_in_}). Got {emb.shape} instead."
             )
         cosine = self._encode_image(emb) @ self.task_embeddings_.T
-        likelihood = task_likelihood(self.logit_scale_ * cosine)
+        scale = self.logit_scale_ / getattr(self, "temperature_", 1.0)
+        likelihood = task_likelihood(scale * cosine)
         posterior = task_posterior(likelihood, self.prior_)
         concept = noisy_or(posterior, self.ontology_.task_concept_matrix)
         domain = noisy_or(concept, self.ontology_.concept_domain_matrix)
@@ -651,6 +652,33 @@ class CLIPDecoder(BaseBrainLMEstimator):
             index=pd.Index(names, name=level),
         )
         return table.sort_values("probability", ascending=False)
+
+    def calibrate(self, X: Any, y: Any, *, n_bins: int = 15) -> CLIPDecoder:
+        """Temperature-scale the task posteriors on held-out labelled maps.
+
+        Fits ``temperature_`` (likelihood ``softmax(logit_scale * cos / T)``) by
+        minimising the negative log-likelihood of the true tasks (the likelihood
+        ranking does not change; its weight against the prior does). ``calibration_`` holds the expected calibration error and NLL
+        before and after, and reliability tables. Saved and loaded with the
+        decoder. See :mod:`brainlm_decode.decode.calibration`.
+
+        Parameters
+        ----------
+        X : niimg-like, list of niimg-like or ndarray of shape (n_maps, n_regions)
+            Held-out maps (never the training studies), or their embeddings.
+        y : sequence of str
+            True Cognitive Atlas task (id or name) of each map.
+        n_bins : int, default=15
+            Bins of the expected calibration error.
+
+        Returns
+        -------
+        self : CLIPDecoder
+        """
+        from brainlm_decode.decode.calibration import calibrate_decoder
+
+        check_is_fitted(self, "model_")
+        return calibrate_decoder(self, X, y, n_bins=n_bins)
 
     # ------------------------------------------------------------------ persistence
 
