@@ -159,6 +159,8 @@ def score(diff: np.ndarray, y: np.ndarray) -> dict:
     from sklearn.metrics import roc_auc_score
 
     diff = np.asarray(diff, dtype=float)
+    if not np.all(np.isfinite(diff)):  # e.g. r of an empty map: a tie (a failure)
+        diff = np.nan_to_num(diff, nan=0.0, posinf=0.0, neginf=0.0)
     bacc = (np.mean(diff[y] > 0) + np.mean(diff[~y] < 0)) / 2
     return {"bacc": float(bacc), "auc": float(roc_auc_score(y, diff))}
 
