@@ -489,6 +489,19 @@ def main(argv: list[str] | None = None) -> int:
     print(test_table.to_string(float_format="%.3f"))
     print("\nLevers on VALIDATION splits (choose here):")
     print(val_table.to_string(float_format="%.3f"))
+    paired = pd.DataFrame(val_rows).pivot(index="seed", columns="method", values="bacc")
+    default = "pretrained (corpus prior, name+definition)"
+    delta = paired.sub(paired[default], axis=0).drop(columns=default)
+    noise = pd.DataFrame(
+        {
+            "delta_bacc_mean": delta.mean(),
+            "delta_bacc_sd": delta.std(),
+            "beats_noise": delta.mean() > 2 * delta.std() / np.sqrt(len(delta)),
+        }
+    )
+    print(f"\nValidation bacc minus {default!r}, paired by seed (beats noise: mean")
+    print("> 2 standard errors):")
+    print(noise.to_string(float_format="%.3f"))
     best = val_table["bacc_mean"].idxmax()
     print(f"\nBest lever on validation: {best!r}; its test row:")
     print(test_table.loc[[f"lever: {best}"]].to_string(float_format="%.3f"))
@@ -505,6 +518,8 @@ def main(argv: list[str] | None = None) -> int:
                 "calibration": calib,
                 "best_lever_on_validation": best,
                 "per_seed": rows,
+                "validation_per_seed": val_rows,
+                "validation_paired_delta": noise.reset_index().to_dict("records"),
                 "correlation_check": check,
             },
             indent=1,
