@@ -1,45 +1,47 @@
-"""Benchmark: decode held-out n-back and flanker maps, NiCLIP against NiMARE's decoders.
+"""Benchmark: n-back vs flanker held-out decoding, the reference protocol (issue 10).
 
-NiMARE ships a Studyset of 906 coordinate analyses (320 studies, with abstracts)
-labelled ``comparison_task`` = ``"n-back"`` or ``"flanker"``. The studies are split
-by study (70/30, seeded); every method is fitted on the training studies only and
-decodes the **same** held-out maps: the MKDA map (10 mm binary spheres, NiMARE's
-``MKDAKernel``) of each held-out labelled analysis, given as a NIfTI image.
+Data: NiMARE's bundled ``nback_vs_flanker_studyset_2026-07`` (906 analyses, label
+``comparison_task``). Protocol, every method on the same splits:
 
-Methods, side by side:
+- groups = ``study_id``, merging studies that share an analysis with an identical
+  as-reported coordinate set (union-find);
+- ``train_test_split`` of the groups, ``stratify`` = group label (majority label
+  of its analyses), ``test_size=0.2``, seeds 0-4;
+- each held-out analysis -> its MKDA map (r = 10 mm) -> method; score = n-back
+  score minus flanker score; balanced accuracy (threshold 0) and ROC AUC, mean +-
+  sd over the seeds.
 
-- ``CLIPDecoder.from_pretrained()``: the bundle shipped with the package (NeuroQuery
-  + Cognitive Atlas). NeuroQuery may hold some of these studies; the overlap is
-  measured (PMIDs from the Studyset slugs, else titles) and the pairwise accuracy is
-  also reported on the held-out maps whose study is not in NeuroQuery.
-- ``CLIPDecoder(ontology=<full Cognitive Atlas>)`` fitted on the training studies
-  (text = title + abstract).
-- ``nimare.decode.CorrelationDecoder`` (MKDAChi2, two features: n-back, flanker)
-  fitted on the training analyses.
-- GC-LDA (``nimare.annotate.gclda.GCLDAModel`` + ``gclda_decode_map``) fitted on
-  the training studies' title + abstract word counts and peaks, with few topics and
-  iterations so that it runs in minutes (the n-back spellings are normalised to the
-  token ``nback`` first: NiMARE's stop list removes ``back``).
+Methods: the pretrained ``CLIPDecoder`` (log posterior of "n-back task" minus
+"Eriksen flanker task"; also on held-out analyses whose study is not in
+NeuroQuery, its training corpus); ``CLIPDecoder`` fitted on each training split
+(title + abstract, MiniLM, full Cognitive Atlas); NiMARE ``CorrelationDecoder``
+(label features, ``frequency_threshold=0.5``, MKDAChi2; r(n-back) - r(flanker),
+computed as its ``transform`` does, Pearson r of the masked map with each
+feature map; checked against ``transform`` on a few maps); logistic regression on
+MKDA maps averaged to a 6 mm grid (C by inner GroupKFold); logistic regression on
+the number of foci.
 
-Reported: how often the n-back score beats the flanker score on n-back maps and the
-reverse on flanker maps (ties count as failures), their mean (balanced accuracy,
-chance 0.5), the ROC AUC of the score difference (independent of any prior), and
-for the CLIP decoders the median rank of the true task among all Cognitive Atlas
-tasks and decoding Recall@10. Then the pretrained decoder on nilearn's sample motor
-map (top tasks, rank of the motor tasks), and fit / transform times.
+Levers (chosen on VALIDATION only: 20 % of each training split's groups, same
+stratification): prior uniform vs corpus, task text (name only / definition only
+/ both), pretrained + fitted ensemble, and a supervised logistic head on the
+pretrained CLIP image embedding fitted on the training part. The lever with the
+best validation balanced accuracy is then reported on the test splits.
 
-Run (needs ``../shared/data`` for the Cognitive Atlas; skips cleanly without it;
-about 10 minutes on 2 CPU cores)::
+Calibration: the fitted decoder is temperature-scaled on the validation maps
+(true task n-back or flanker among all tasks) and ECE before/after is reported
+on the test maps.
 
-    python benchmarks/bench_decoding_nback_flanker.py [--gclda-iters 0 to skip GC-LDA]
+Run (needs ``../shared/data``; ~15 min on 2 busy cores)::
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_decoding_nback_flanker.py
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import gzip
 import importlib.resources
+import json
 import logging
 import re
 import sys
@@ -53,230 +55,208 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
+RESULTS = Path(__file__).resolve().parent / "results"
 STUDYSET = "nback_vs_flanker_studyset_2026-07"
-LABEL_COLUMN = "comparison_task"
-CLASSES = ("n-back", "flanker")  # values of LABEL_COLUMN
+LABEL = "comparison_task"
 TASKS = {"n-back": "n-back task", "flanker": "Eriksen flanker task"}
-# Cognitive Atlas tasks counted as "n-back or working memory" in the lenient score.
-WM_FAMILY = re.compile(r"(?:\bn|\bone)[- ]?back\b|working memory", re.IGNORECASE)
-MOTOR = re.compile(r"motor|tapping|finger", re.IGNORECASE)
-NBACK_SPELLINGS = re.compile(
-    r"\b(?:n|[0-9]+|zero|one|two|three|four)\s*[- ]?\s*back\b", re.IGNORECASE
-)
 NQ_METADATA = "neuroquery/data-neuroquery_version-1_metadata.tsv.gz"
 
 
-# ----------------------------------------------------------------------- helpers
-class Timer:
-    """Collect wall-clock seconds by (method, stage)."""
+# ------------------------------------------------------------------------ data
+def merged_groups(coll: Any) -> pd.Series:
+    """Study id per analysis, merging studies sharing an identical coordinate set."""
+    study = coll.study_of
+    parent = {s: s for s in study.unique()}
 
-    def __init__(self) -> None:
-        self.seconds: dict[tuple[str, str], float] = {}
+    def find(s: str) -> str:
+        while parent[s] != s:
+            parent[s] = parent[parent[s]]
+            s = parent[s]
+        return s
 
-    def __call__(self, method: str, stage: str) -> Any:
-        timer = self
-
-        class _Span:
-            def __enter__(self) -> None:
-                self.start = time.perf_counter()
-
-            def __exit__(self, *exc: Any) -> None:
-                timer.seconds[(method, stage)] = time.perf_counter() - self.start
-
-        return _Span()
-
-    def get(self, method: str, stage: str) -> float:
-        return self.seconds.get((method, stage), float("nan"))
-
-
-def _normalise_title(text: Any) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", str(text).lower()).strip()
-
-
-def _pairwise(nback: np.ndarray, flanker: np.ndarray, is_nback: np.ndarray) -> dict:
-    """Pairwise accuracies (ties are failures) and AUC of the score difference."""
-    from sklearn.metrics import roc_auc_score
-
-    diff = np.asarray(nback, dtype=float) - np.asarray(flanker, dtype=float)
-    acc_nback = float(np.mean(diff[is_nback] > 0))
-    acc_flanker = float(np.mean(diff[~is_nback] < 0))
-    return {
-        "nback_wins": acc_nback,
-        "flanker_wins": acc_flanker,
-        "balanced": (acc_nback + acc_flanker) / 2,
-        "auc": float(roc_auc_score(is_nback, diff)),
-    }
-
-
-def _task_positions(decoder: Any) -> tuple[int, int, np.ndarray]:
-    atlas = decoder.ontology_
-    ids = list(atlas.task_ids)
-    nback = ids.index(atlas.lookup_ids(TASKS["n-back"]))
-    flanker = ids.index(atlas.lookup_ids(TASKS["flanker"]))
-    family = np.flatnonzero([bool(WM_FAMILY.search(n)) for n in atlas.task_names])
-    return nback, flanker, family
-
-
-def _rank_scores(scores: np.ndarray, is_nback: np.ndarray, positions: tuple) -> dict:
-    """Median rank of the true task, Recall@10 and its lenient (WM family) twin."""
-    from brainlm_decode.metrics import decoding_recall_at_k
-
-    nback, flanker, family = positions
-    true = np.where(is_nback, nback, flanker)
-    rows = np.arange(len(true))
-    # rank of a task: 1 + other tasks scoring at least as high (ties pessimistic)
-    ranks = (scores >= scores[rows, true][:, None]).sum(axis=1)
-    best_family = (scores >= scores[:, family].max(axis=1)[:, None]).sum(axis=1)
-    return {
-        "rank_nback": float(np.median(ranks[is_nback])),
-        "rank_flanker": float(np.median(ranks[~is_nback])),
-        "recall10": decoding_recall_at_k(scores, list(true), k=10),
-        "recall10_family": float(np.mean(np.where(is_nback, best_family, ranks) <= 10)),
-    }
-
-
-def _clip_scores(
-    decoder: Any, posterior: np.ndarray, likelihood: np.ndarray, is_nback: np.ndarray
-) -> dict:
-    """Pairwise, lenient (WM family), rank and Recall@10 scores of a CLIP decoder."""
-    positions = _task_positions(decoder)
-    nback, flanker, family = positions
-    out = _pairwise(
-        np.log(posterior[:, nback]), np.log(posterior[:, flanker]), is_nback
+    coords = coll.coordinates
+    keys = coords.groupby("id").apply(
+        lambda t: tuple(
+            sorted(zip(t["x"].round(2), t["y"].round(2), t["z"].round(2), strict=True))
+        )
     )
-    out["likelihood"] = _pairwise(
-        likelihood[:, nback], likelihood[:, flanker], is_nback
-    )
-    out["family"] = _pairwise(
-        posterior[:, family].max(axis=1), posterior[:, flanker], is_nback
-    )
-    out.update(_rank_scores(posterior, is_nback, positions))
-    out["likelihood"].update(_rank_scores(likelihood, is_nback, positions))
-    out["n_tasks"] = posterior.shape[1]
-    out["n_family"] = len(family)
-    names = np.asarray(decoder.ontology_.task_names)
-    prior_rank = (decoder.prior_[:, None] >= decoder.prior_[[nback, flanker]]).sum(0)
-    out["diagnostics"] = {
-        "prior_rank": dict(zip(CLASSES, prior_rank.tolist(), strict=True)),
-        "prior_top": list(names[np.argsort(-decoder.prior_)[:5]]),
-        **{
-            f"{kind} {label}": list(names[np.argsort(-values[mask].mean(0))[:5]])
-            for kind, values in (("posterior", posterior), ("likelihood", likelihood))
-            for label, mask in (("n-back", is_nback), ("flanker", ~is_nback))
-        },
-    }
-    return out
+    first: dict[tuple, str] = {}
+    for analysis, key in keys.items():
+        s = study[analysis]
+        if key in first:
+            parent[find(s)] = find(first[key])
+        else:
+            first[key] = s
+    return study.map(find)
 
 
-# ------------------------------------------------------------------ data loading
-def load_split(args: argparse.Namespace) -> dict:
-    """Collection, study-grouped split and the held-out labelled analyses."""
+def load_data() -> dict:
     from brainlm_decode.collection import load_collection
 
-    path = importlib.resources.files("nimare") / "resources" / STUDYSET
-    collection = load_collection(Path(str(path)))
-    labels = collection.annotations[LABEL_COLUMN]
-    unknown = sorted(set(labels.dropna()) - set(CLASSES))
-    if unknown:
-        raise SystemExit(f"Unexpected {LABEL_COLUMN} values {unknown}.")
-    train, _, test = collection.split(
-        test_size=args.test_size, validation_size=None, random_state=args.seed
-    )
-    coords = test.coordinates
-    test_labels = test.annotations[LABEL_COLUMN]
-    ids = [i for i in test.ids if test_labels[i] in CLASSES and i in set(coords["id"])]
+    path = Path(str(importlib.resources.files("nimare") / "resources" / STUDYSET))
+    coll = load_collection(path)
+    labels = coll.annotations[LABEL]
+    coords = coll.coordinates
+    ids = [i for i in coll.ids if labels.get(i) in TASKS and i in set(coords["id"])]
+    groups = merged_groups(coll).loc[ids]
     return {
-        "path": Path(str(path)),
-        "collection": collection,
-        "train": train,
-        "test": test,
-        "ids": ids,
-        "labels": test_labels.loc[ids].to_numpy(),
-        "coords": coords[coords["id"].isin(ids)].reset_index(drop=True),
+        "path": path,
+        "coll": coll,
+        "ids": np.asarray(ids),
+        "y": (labels.loc[ids] == "n-back").to_numpy(),
+        "groups": groups.to_numpy(),
+        "coords": coords[coords["id"].isin(ids)],
     }
 
 
-def neuroquery_overlap(data: dict) -> np.ndarray:
-    """Per held-out map: is its study in NeuroQuery (PMID from the slug, or title)?"""
+def in_neuroquery(data: dict) -> np.ndarray:
+    """Per analysis: is its study in NeuroQuery (PMID from the slug, or title)?"""
     table = SHARED / NQ_METADATA
-    if not table.is_file():
-        return np.zeros(len(data["ids"]), dtype=bool)
     with gzip.open(table, "rt") as handle:
         nq = pd.read_csv(handle, sep="\t", usecols=["id", "title"])
+
+    def norm(t: Any) -> str:
+        return re.sub(r"[^a-z0-9]+", " ", str(t).lower()).strip()
+
     pmids = set(nq["id"].astype(str))
-    titles = set(nq["title"].dropna().map(_normalise_title))
-    test = data["test"]
-    meta = test.metadata
+    titles = set(nq["title"].dropna().map(norm))
+    meta = data["coll"].metadata
     slugs = (
         meta["slug"] if "slug" in meta else pd.Series(index=meta.index, dtype=object)
     )
-    study_titles = test.texts("title", level="analysis")
+    study_titles = data["coll"].texts("title", level="analysis")
     found = []
     for analysis in data["ids"]:
         match = re.match(r"^(\d{5,9})-", str(slugs.get(analysis, "")))
-        by_pmid = bool(match) and match.group(1) in pmids
         title = study_titles.get(analysis)
-        by_title = title is not None and _normalise_title(title) in titles
-        found.append(by_pmid or by_title)
+        found.append(
+            (bool(match) and match.group(1) in pmids)
+            or (title is not None and norm(title) in titles)
+        )
     return np.asarray(found)
 
 
-def heldout_images(data: dict) -> list:
-    """Dense MKDA map (float32 NIfTI) of every held-out analysis."""
-    import nibabel as nib
+def split(data: dict, index: np.ndarray, seed: int, test_size: float = 0.2):
+    """Stratified split of the groups of ``index`` (analysis positions)."""
+    from sklearn.model_selection import train_test_split
 
-    from brainlm_decode.imaging import mkda_map
-
-    groups = dict(tuple(data["coords"].groupby("id", sort=False)))
-    images = []
-    for analysis in data["ids"]:
-        img = mkda_map(groups[analysis][["x", "y", "z"]])
-        images.append(nib.Nifti1Image(img.get_fdata(dtype=np.float32), img.affine))
-    return images
-
-
-# ----------------------------------------------------------------------- methods
-def run_clip(decoder: Any, images: list, data: dict, name: str, timer: Timer) -> dict:
-    """Decode the held-out images with ``transform``; check the coordinate path."""
-    with timer(name, "transform"):
-        tables = decoder.transform(images, level="task")
-    order = list(decoder.ontology_.task_ids)
-    posterior = np.vstack(
-        [t.set_index("id").loc[order, "posterior"].to_numpy() for t in tables]
+    groups = data["groups"][index]
+    frame = pd.DataFrame({"g": groups, "y": data["y"][index]})
+    glabel = frame.groupby("g")["y"].mean().round().astype(int)
+    train_g, test_g = train_test_split(
+        glabel.index.to_numpy(),
+        test_size=test_size,
+        stratify=glabel.to_numpy(),
+        random_state=seed,
     )
-    likelihood = np.vstack(
-        [t.set_index("id").loc[order, "likelihood"].to_numpy() for t in tables]
+    test_g = set(test_g)
+    is_test = np.array([g in test_g for g in groups])
+    return index[~is_test], index[is_test]
+
+
+# --------------------------------------------------------------------- metrics
+def score(diff: np.ndarray, y: np.ndarray) -> dict:
+    from sklearn.metrics import roc_auc_score
+
+    diff = np.asarray(diff, dtype=float)
+    if not np.all(np.isfinite(diff)):  # e.g. r of an empty map: a tie (a failure)
+        diff = np.nan_to_num(diff, nan=0.0, posinf=0.0, neginf=0.0)
+    bacc = (np.mean(diff[y] > 0) + np.mean(diff[~y] < 0)) / 2
+    return {"bacc": float(bacc), "auc": float(roc_auc_score(y, diff))}
+
+
+# ------------------------------------------------------------------- features
+def analysis_features(data: dict, space: Any) -> dict:
+    """Projected MKDA embeddings, 6 mm pooled maps, masked maps, foci counts."""
+    from scipy import sparse
+
+    ids = list(data["ids"])
+    coords = data["coords"]
+    emb = space.transform_coordinates(coords, ids=ids)
+    grid = space.grid_
+    from brainlm_decode.imaging import prepare_coordinates
+
+    foci = grid.index_foci(prepare_coordinates(coords), ids)
+    maps, _ = grid.study_matrix(foci, 0, len(ids))
+    mask = np.asanyarray(space.mask_img_.dataobj) > 0
+    ijk = np.argwhere(mask)
+    block = ijk // 3
+    key = np.ravel_multi_index(block.T, tuple(block.max(axis=0) + 1))
+    _, col = np.unique(key, return_inverse=True)
+    pool = sparse.csr_array(
+        (np.ones(len(col)), (np.arange(len(col)), col)), shape=(len(col), col.max() + 1)
     )
-    with timer(name, "transform_coords"):
-        embeddings = decoder.image_space_.transform_coordinates(
-            data["coords"], ids=data["ids"]
-        )
-        fast = decoder.decode_embeddings(embeddings)["posterior"]
-    scores = _clip_scores(decoder, posterior, likelihood, data["labels"] == "n-back")
-    scores["path_mismatch"] = float(np.max(np.abs(fast - posterior)))
-    scores["posterior"] = posterior
-    return scores
+    sizes = np.asarray(pool.sum(axis=0)).ravel()
+    pooled = (sparse.csr_array(maps) @ pool).toarray() / sizes
+    n_foci = coords.groupby("id").size().reindex(ids).to_numpy()
+    return {
+        "emb": emb,
+        "maps": sparse.csr_array(maps),
+        "pooled": pooled,
+        "n_foci": n_foci,
+    }
 
 
-def run_correlation(data: dict, images: list, timer: Timer) -> dict:
-    """NiMARE CorrelationDecoder (MKDAChi2) on two label features."""
+def study_inputs(data: dict, decoder: Any) -> dict:
+    """Text and image embeddings of every study (for per-split fitting), once."""
+    coll = data["coll"]
+    texts = coll.texts(("title", "abstract"), level="study")
+    texts = texts[texts.fillna("").str.strip() != ""]
+    coords = coll.coordinates.assign(id=lambda t: t["study_id"])
+    with_peaks = set(coords["id"])
+    studies = [s for s in texts.index if s in with_peaks]
+    text = decoder._text_encoder().encode(list(texts.loc[studies]))
+    image = decoder.image_space_.transform_coordinates(coords, ids=studies)
+    return {"studies": np.asarray(studies), "text": text, "image": image}
+
+
+# --------------------------------------------------------------------- methods
+def clip_diff(decoder: Any, emb: np.ndarray, prior: Any = None) -> np.ndarray:
+    """log P(n-back|A) - log P(flanker|A) (the prior enters as a constant)."""
+    atlas = decoder.ontology_
+    ids = list(atlas.task_ids)
+    nb = ids.index(atlas.lookup_ids(TASKS["n-back"]))
+    fl = ids.index(atlas.lookup_ids(TASKS["flanker"]))
+    cos = decoder.decode_embeddings(emb)["similarity"]
+    scale = decoder.logit_scale_ / getattr(decoder, "temperature_", 1.0)
+    p = decoder.prior_ if prior is None else prior
+    return scale * (cos[:, nb] - cos[:, fl]) + np.log(p[nb]) - np.log(p[fl])
+
+
+def fit_clip(template: Any, inputs: dict, data: dict, train: np.ndarray, seed: int):
+    from sklearn.base import clone
+
+    train_studies = set(data["coll"].study_of.loc[data["ids"][train]])
+    keep = np.array([s in train_studies for s in inputs["studies"]])
+    decoder = clone(template).set_params(random_state=seed)
+    return decoder.fit_embeddings(
+        inputs["text"][keep],
+        inputs["image"][keep],
+        groups=inputs["studies"][keep],
+        vocabulary_embeddings=template.vocabulary_embeddings_,
+        image_space=template.image_space_,
+    )
+
+
+def correlation_diff(data: dict, feats: dict, train: np.ndarray, test: np.ndarray):
+    """NiMARE CorrelationDecoder fitted on train analyses; r(n-back) - r(flanker)."""
     from nimare.decode import CorrelationDecoder
     from nimare.meta.cbma import MKDAChi2
     from nimare.studyset import Studyset
 
-    train_ids = list(data["train"].ids)
-    labels = data["train"].annotations[LABEL_COLUMN]
+    ids = data["ids"]
+    y = data["y"]
     frame = pd.DataFrame(
         {
-            "id": train_ids,
-            "task__nback": (labels.loc[train_ids] == "n-back").astype(float).to_numpy(),
-            "task__flanker": (labels.loc[train_ids] == "flanker")
-            .astype(float)
-            .to_numpy(),
+            "id": ids[train],
+            "task__nback": y[train].astype(float),
+            "task__flanker": (~y[train]).astype(float),
         }
     )
     studyset = Studyset.from_parquet(data["path"])
-    studyset = studyset.filter_study_ids(list(data["train"].study_ids))
+    studyset = studyset.filter_study_ids(
+        list(pd.unique(data["coll"].study_of.loc[ids[train]]))
+    )
     studyset = studyset.with_annotations_df(frame, name="task", replace=True)
     decoder = CorrelationDecoder(
         feature_group="task",
@@ -286,323 +266,265 @@ def run_correlation(data: dict, images: list, timer: Timer) -> dict:
         target_image="z_desc-association",
         n_cores=1,
     )
-    with timer("CorrelationDecoder", "fit"):
-        decoder.fit(studyset)
-    with timer("CorrelationDecoder", "transform"):
-        tables = [decoder.transform(img) for img in images]
-    r = pd.concat([t["r"] for t in tables], axis=1).T.reset_index(drop=True)
-    out = _pairwise(
-        r["task__nback"].to_numpy(),
-        r["task__flanker"].to_numpy(),
-        data["labels"] == "n-back",
+    decoder.fit(studyset)
+    maps = decoder.results_.maps
+    names = list(maps)
+    nb = maps[[n for n in names if n.endswith("nback")][0]]
+    fl = maps[[n for n in names if n.endswith("flanker")][0]]
+    x = feats["maps"][test].toarray()
+
+    def pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        a = a - a.mean(axis=1, keepdims=True)
+        b = b - b.mean()
+        return (a @ b) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b))
+
+    return pearson(x, nb) - pearson(x, fl), decoder
+
+
+def lr_diff(x: np.ndarray, y: np.ndarray, groups: np.ndarray, train, test) -> Any:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = GridSearchCV(
+        make_pipeline(
+            StandardScaler(),
+            LogisticRegression(class_weight="balanced", max_iter=2000),
+        ),
+        {"logisticregression__C": [1e-4, 1e-3, 1e-2, 1e-1, 1.0]},
+        cv=GroupKFold(n_splits=5),
+        scoring="balanced_accuracy",
     )
-    out["features"] = list(decoder.results_.maps)
-    return out
+    model.fit(x[train], y[train], groups=groups[train])
+    return model.decision_function(x[test])
 
 
-def run_gclda(data: dict, images: list, args: argparse.Namespace, timer: Timer) -> dict:
-    """GC-LDA topic model on training studies, decoded with gclda_decode_map."""
-    from nimare.annotate.gclda import GCLDAModel
-    from nimare.annotate.text import generate_counts
-    from nimare.decode.continuous import gclda_decode_map
-
-    train = data["train"]
-    with timer("GC-LDA", "fit"):
-        texts = train.texts(("title", "abstract"), level="study").dropna()
-        texts = texts.map(lambda t: NBACK_SPELLINGS.sub("nback", t))
-        text_df = pd.DataFrame(
-            {"id": texts.index.astype(str), "abstract": texts.values}
-        )
-        counts = generate_counts(
-            text_df,
-            text_column="abstract",
-            tfidf=False,
-            min_df=args.gclda_min_df,
-            max_df=0.5,
-        )
-        coords = train.coordinates
-        coords = pd.DataFrame(
-            {
-                "id": coords["study_id"],
-                "x": coords["x"],
-                "y": coords["y"],
-                "z": coords["z"],
-            }
-        )
-        model = GCLDAModel(
-            counts,
-            coords,
-            mask="mni152_2mm",
-            n_topics=args.gclda_topics,
-            n_regions=2,
-            symmetric=True,
-            seed_init=args.seed + 1,
-        )
-        model.fit(n_iters=args.gclda_iters, loglikely_freq=args.gclda_iters)
-    missing = [w for w in ("nback", "flanker") if w not in model.vocabulary]
-    if missing:
-        return {"error": f"terms {missing} not in the GC-LDA vocabulary"}
-    with timer("GC-LDA", "transform"):
-        tables = [gclda_decode_map(model, img)[0]["Weight"] for img in images]
-    weights = pd.concat(tables, axis=1).T.reset_index(drop=True)
-    out = _pairwise(
-        weights["nback"].to_numpy(),
-        weights["flanker"].to_numpy(),
-        data["labels"] == "n-back",
+# ------------------------------------------------------------------------ main
+def summarise(rows: list[dict]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    agg = frame.groupby("method", sort=False).agg(
+        bacc_mean=("bacc", "mean"),
+        bacc_sd=("bacc", "std"),
+        auc_mean=("auc", "mean"),
+        auc_sd=("auc", "std"),
+        n_seeds=("seed", "nunique"),
+        n_maps=("n", "mean"),
     )
-    out["vocabulary"] = len(model.vocabulary)
-    out["n_studies"] = len(model.ids)
-    return out
+    return agg
 
 
-def motor_report(decoder: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Top tasks and the ranks of motor tasks for nilearn's sample motor map."""
-    from nilearn.datasets import load_sample_motor_activation_image
+def lever_scores(ctx: dict, fit_idx, eval_idx, seed: int) -> dict[str, np.ndarray]:
+    """Pretrained/fitted variants on ``eval_idx`` (fitted on ``fit_idx`` only)."""
+    from sklearn.linear_model import LogisticRegressionCV
 
-    table = decoder.transform(load_sample_motor_activation_image(), level="task")
-    table = table.assign(rank=np.arange(1, len(table) + 1))
-    motor = table[[bool(MOTOR.search(n)) for n in table.index]]
-    return table.head(10), motor
+    data, feats, pre = ctx["data"], ctx["feats"], ctx["pretrained"]
+    emb = feats["emb"][eval_idx]
+    uniform = np.full(pre.ontology_.n_tasks, 1.0 / pre.ontology_.n_tasks)
+    out = {
+        "pretrained (corpus prior, name+definition)": clip_diff(pre, emb),
+        "pretrained, uniform prior": clip_diff(pre, emb, uniform),
+    }
+    default_task = pre.task_embeddings_
+    for label, vocab in ctx["vocab_variants"].items():
+        pre.task_embeddings_ = pre._encode_text(vocab)
+        out[f"pretrained, {label}"] = clip_diff(pre, emb, uniform)
+    pre.task_embeddings_ = default_task
+    fitted = fit_clip(ctx["template"], ctx["inputs"], data, fit_idx, seed)
+    out["fitted (corpus prior)"] = clip_diff(fitted, emb)
+    out["fitted, uniform prior"] = clip_diff(fitted, emb, uniform)
 
+    def z(v: np.ndarray) -> np.ndarray:
+        return v / (np.std(v) + 1e-12)
 
-# ----------------------------------------------------------------------- report
-def _fmt(value: float, digits: int = 2) -> str:
-    return "n/a" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
-
-
-def print_accuracy(results: dict, n_nback: int, n_flanker: int) -> None:
-    print(
-        f"\nPairwise decoding of {n_nback + n_flanker} held-out maps "
-        f"({n_nback} n-back, {n_flanker} flanker); ties count as failures.\n"
-        "  nb>fl: n-back score above flanker score on n-back maps; fl>nb: the reverse "
-        "on flanker maps;\n  balanced: their mean (chance 0.50); AUC: of the score "
-        "difference (prior-independent, chance 0.50)."
+    out["ensemble pretrained + fitted (uniform)"] = z(
+        out["pretrained, uniform prior"]
+    ) + z(out["fitted, uniform prior"])
+    head = LogisticRegressionCV(Cs=8, class_weight="balanced", max_iter=3000)
+    clip_img = pre._encode_image(feats["emb"].astype(np.float32))
+    head.fit(clip_img[fit_idx], data["y"][fit_idx])
+    out["supervised head on pretrained CLIP image embedding"] = head.decision_function(
+        clip_img[eval_idx]
     )
-    header = f"{'method':<44}{'nb>fl':>7}{'fl>nb':>7}{'balanced':>10}{'AUC':>7}"
-    print(header)
-    print("-" * len(header))
-    for name, res in results.items():
-        if "error" in res:
-            print(f"{name:<44}  {res['error']}")
-            continue
-        rows = [(name, res)]
-        if "likelihood" in res:
-            rows.append(("  same, likelihood only (uniform prior)", res["likelihood"]))
-            rows.append(
-                (f"  same, best of {res['n_family']} n-back/WM tasks", res["family"])
-            )
-        if "no_overlap" in res:
-            rows.append(
-                (
-                    f"  same, {res['no_overlap_n']} maps not in NeuroQuery",
-                    res["no_overlap"],
-                )
-            )
-        for label, r in rows:
-            print(
-                f"{label:<44}{_fmt(r['nback_wins']):>7}{_fmt(r['flanker_wins']):>7}"
-                f"{_fmt(r['balanced']):>10}{_fmt(r['auc']):>7}"
-            )
-
-
-def print_ranks(results: dict) -> None:
-    clip = {k: v for k, v in results.items() if "rank_nback" in v}
-    if not clip:
-        return
-    n_tasks = next(iter(clip.values()))["n_tasks"]
-    print(
-        f"\nRank of the true Cognitive Atlas task among {n_tasks} (median, ties "
-        f"pessimistic) and decoding Recall@10 (chance {10 / n_tasks:.3f})"
-    )
-    header = (
-        f"{'method':<44}{'n-back':>8}{'flanker':>9}{'R@10':>7}{'R@10 WM-family':>16}"
-    )
-    print(header)
-    print("-" * len(header))
-    for name, res in clip.items():
-        for label, r in ((name, res), ("  same, likelihood only", res["likelihood"])):
-            print(
-                f"{label:<44}{r['rank_nback']:>8.0f}{r['rank_flanker']:>9.0f}"
-                f"{r['recall10']:>7.3f}{r['recall10_family']:>16.3f}"
-            )
-    for name, res in clip.items():
-        diag = res["diagnostics"]
-        print(
-            f"\n{name}: prior rank of 'n-back task' {diag['prior_rank']['n-back']}, "
-            f"of 'Eriksen flanker task' {diag['prior_rank']['flanker']}; highest "
-            f"priors: {', '.join(diag['prior_top'])}"
-        )
-        for key, tasks in diag.items():
-            if key.startswith(("posterior", "likelihood")):
-                print(f"  top-5 mean {key} maps: {', '.join(tasks)}")
-
-
-def print_timings(timer: Timer, n_maps: int, reference: str) -> None:
-    methods = list(dict.fromkeys(m for m, _ in timer.seconds))
-    print(
-        f"\nTimings (wall clock, seconds; transform = decoding the {n_maps} held-out "
-        f"NIfTI maps one\nlist call for CLIP, one call per map for NiMARE; ratios "
-        f"relative to {reference})"
-    )
-    header = (
-        f"{'method':<44}{'fit/load':>10}{'x':>7}{'transform':>11}{'x':>7}{'ms/map':>8}"
-    )
-    print(header)
-    print("-" * len(header))
-    ref_fit, ref_tr = timer.get(reference, "fit"), timer.get(reference, "transform")
-    for name in methods:
-        fit = timer.get(name, "fit")
-        if not np.isfinite(fit):
-            fit = timer.get(name, "load")
-        tr = timer.get(name, "transform")
-        print(
-            f"{name:<44}{_fmt(fit, 1):>10}{_fmt(fit / ref_fit):>7}{_fmt(tr, 2):>11}"
-            f"{_fmt(tr / ref_tr):>7}{_fmt(1000 * tr / n_maps, 1):>8}"
-        )
-        fast = timer.get(name, "transform_coords")
-        if np.isfinite(fast):
-            print(
-                f"{'  same, from coordinates (image space)':<44}{'':>10}{'':>7}"
-                f"{_fmt(fast, 2):>11}{_fmt(fast / ref_tr):>7}"
-                f"{_fmt(1000 * fast / n_maps, 1):>8}"
-            )
-
-
-# -------------------------------------------------------------------------- main
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--test-size", type=float, default=0.3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-epochs", type=int, default=50)
-    parser.add_argument("--gclda-topics", type=int, default=20)
-    parser.add_argument(
-        "--gclda-iters",
-        type=int,
-        default=500,
-        help="GC-LDA sampling iterations; 0 skips GC-LDA",
-    )
-    parser.add_argument("--gclda-min-df", type=int, default=5)
-    return parser.parse_args(argv)
+    return out, fitted
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    atlas_dir = SHARED / "cognitive_atlas"
-    if not atlas_dir.is_dir():
-        print(f"SKIP: {atlas_dir} is missing (needs ../shared/data); nothing to do.")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5)
+    args = parser.parse_args(argv)
+    if not (SHARED / "cognitive_atlas").is_dir():
+        print(f"SKIP: {SHARED} is missing.")
         return 0
-    warnings.filterwarnings("ignore")  # NiMARE/nilearn/atlas chatter
-    import nimare  # noqa: F401  (configures the root logger at INFO on import)
+    warnings.filterwarnings("ignore")
+    import nimare  # noqa: F401
 
-    logging.getLogger().setLevel(logging.WARNING)
+    logging.getLogger().setLevel(logging.ERROR)
     from brainlm_decode import CLIPDecoder
+    from brainlm_decode.decode.calibration import expected_calibration_error
     from brainlm_decode.ontology import load_cognitive_atlas_dump
 
-    timer = Timer()
     start = time.perf_counter()
-    data = load_split(args)
-    is_nback = data["labels"] == "n-back"
+    data = load_data()
+    pretrained = CLIPDecoder.from_pretrained()
+    feats = analysis_features(data, pretrained.image_space_)
+    overlap = in_neuroquery(data)
+    atlas = load_cognitive_atlas_dump(SHARED / "cognitive_atlas", on_invalid="ignore")
+    template = CLIPDecoder(ontology=atlas, device="cpu")
+    template.image_space_ = pretrained.image_space_
+    vocab = template.embed_vocabulary(atlas)
+    template.vocabulary_embeddings_ = vocab
+    inputs = study_inputs(data, template)
+    encoder = template._text_encoder()
+    table = atlas.vocabulary("task")  # same task order as the bundle (checked)
+    names = encoder.encode(list(table["name"]))
+    defs = encoder.encode(list(table["definition"]))
+    unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)  # noqa: E731
+    ctx = {
+        "data": data,
+        "feats": feats,
+        "pretrained": pretrained,
+        "template": template,
+        "inputs": inputs,
+        "vocab_variants": {
+            "name only, uniform": unit(names).astype(np.float32),
+            "definition only, uniform": unit(defs).astype(np.float32),
+        },
+    }
+    y, groups = data["y"], data["groups"]
     print(
-        f"Studyset {data['collection'].name!r}: {len(data['collection'].study_ids)} "
-        f"studies, {len(data['collection'])} analyses.\nSplit by study "
-        f"(test_size={args.test_size}, random_state={args.seed}): train "
-        f"{len(data['train'].study_ids)} studies / {len(data['train'])} analyses; "
-        f"held out {len(data['test'].study_ids)} studies -> {len(data['ids'])} "
-        f"labelled maps ({int(is_nback.sum())} n-back, {int((~is_nback).sum())} "
-        "flanker)."
+        f"{len(y)} labelled analyses ({int(y.sum())} n-back), "
+        f"{len(np.unique(data['coll'].study_of.loc[data['ids']]))} studies -> "
+        f"{len(np.unique(groups))} merged groups; {int(overlap.sum())} analyses from "
+        f"studies in NeuroQuery. Setup {time.perf_counter() - start:.0f} s.",
+        flush=True,
     )
-    overlap = neuroquery_overlap(data)
-    print(
-        f"NeuroQuery overlap: {int(overlap.sum())}/{len(overlap)} held-out maps come "
-        "from studies also in NeuroQuery (PMID or title), which the pretrained bundle "
-        "may have been trained on (all but 1,000 random NeuroQuery studies)."
-    )
-    with timer("MKDA maps (shared input)", "transform"):
-        images = heldout_images(data)
-
-    results: dict[str, dict] = {}
-    atlas = load_cognitive_atlas_dump(atlas_dir, on_invalid="ignore")
-
-    name = "CLIPDecoder.from_pretrained (NeuroQuery)"
-    with timer(name, "load"):
-        pretrained = CLIPDecoder.from_pretrained()
-    results[name] = run_clip(pretrained, images, data, name, timer)
-    keep = ~overlap
-    if keep.any() and (keep & is_nback).any() and (keep & ~is_nback).any():
-        nb, fl, _ = _task_positions(pretrained)
-        post = results[name]["posterior"][keep]
-        results[name]["no_overlap"] = _pairwise(
-            np.log(post[:, nb]), np.log(post[:, fl]), is_nback[keep]
-        )
-        results[name]["no_overlap_n"] = int(keep.sum())
-
-    name = "CLIPDecoder fitted on train studies"
-    fitted = CLIPDecoder(
-        ontology=atlas,
-        max_epochs=args.max_epochs,
-        device="cpu",
-        random_state=args.seed,
-    )
-    with timer(name, "fit"):
-        fitted.fit(data["train"])
-    results[name] = run_clip(fitted, images, data, name, timer)
-    history = fitted.history_
-    print(
-        f"Fitted CLIPDecoder: {fitted.n_studies_} studies, best epoch "
-        f"{history.get('best_epoch')}, logit scale {fitted.logit_scale_:.2f}."
-    )
-
-    gc_start = time.perf_counter()
-    gc.collect()
-    gc_seconds = time.perf_counter() - gc_start
-    name = "CorrelationDecoder (MKDAChi2, 2 features)"
-    results[name] = run_correlation(data, images, timer)
-
-    name = (
-        f"GC-LDA ({args.gclda_topics} topics, {args.gclda_iters} iters)"
-        if args.gclda_iters > 0
-        else "GC-LDA"
-    )
-    if args.gclda_iters > 0:
-        try:
-            results[name] = run_gclda(data, images, args, timer)
-        except Exception as exc:  # report, do not hide, why it could not run
-            results[name] = {"error": f"failed: {type(exc).__name__}: {exc}"}
-    else:
-        results[name] = {"error": "skipped (--gclda-iters 0)"}
-
-    print_accuracy(results, int(is_nback.sum()), int((~is_nback).sum()))
-    gclda = results.get(name, {})
-    if "vocabulary" in gclda:
-        print(
-            f"  GC-LDA scores: word weights of 'nback' vs 'flanker' "
-            f"({gclda['vocabulary']} terms, {gclda['n_studies']} studies)."
-        )
-    print_ranks(results)
-    for method, res in results.items():
-        if "path_mismatch" in res:
-            print(
-                f"  {method}: max |posterior(NIfTI map) - posterior(coordinates)| = "
-                f"{res['path_mismatch']:.2e}"
+    everything = np.arange(len(y))
+    rows, val_rows, calib = [], [], []
+    check = None
+    for seed in range(args.seeds):
+        train, test = split(data, everything, seed)
+        inner_train, val = split(data, train, seed)
+        # ---- levers on validation (fit on inner_train only)
+        levers, fitted_inner = lever_scores(ctx, inner_train, val, seed)
+        for name, diff in levers.items():
+            val_rows.append(
+                {"method": name, "seed": seed, "n": len(val), **score(diff, y[val])}
             )
+        # ---- calibration of the fitted decoder on validation maps
+        ids = list(atlas.task_ids)
+        true = [atlas.lookup_ids(TASKS["n-back" if v else "flanker"]) for v in y]
+        fitted = fit_clip(template, inputs, data, train, seed)
+        fitted.calibrate(feats["emb"][val], [true[i] for i in val])
+        test_post = fitted.decode_embeddings(feats["emb"][test])["posterior"]
+        index = np.array([ids.index(true[i]) for i in test])
+        fitted_t = fitted.temperature_
+        fitted.temperature_ = 1.0
+        raw_post = fitted.decode_embeddings(feats["emb"][test])["posterior"]
+        fitted.temperature_ = fitted_t
+        calib.append(
+            {
+                "seed": seed,
+                "temperature": fitted_t,
+                "ece_test_before": expected_calibration_error(raw_post, index),
+                "ece_test_after": expected_calibration_error(test_post, index),
+                "ece_val_before": fitted.calibration_["ece_before"],
+                "ece_val_after": fitted.calibration_["ece_after"],
+            }
+        )
+        fitted.temperature_ = 1.0
+        # ---- reference protocol on test
+        emb = feats["emb"][test]
+        methods = {
+            "CLIPDecoder pretrained": clip_diff(pretrained, emb),
+            "CLIPDecoder fitted per split": clip_diff(fitted, emb),
+        }
+        corr, corr_decoder = correlation_diff(data, feats, train, test)
+        methods["NiMARE CorrelationDecoder (MKDAChi2)"] = corr
+        methods["LogReg on 6 mm MKDA maps (inner GroupKFold C)"] = lr_diff(
+            feats["pooled"], y, groups, train, test
+        )
+        methods["LogReg on foci count"] = lr_diff(
+            np.log1p(feats["n_foci"])[:, None].astype(float), y, groups, train, test
+        )
+        test_levers, _ = lever_scores(ctx, train, test, seed)
+        for name, diff in test_levers.items():
+            methods[f"lever: {name}"] = diff
+        for name, diff in methods.items():
+            rows.append(
+                {"method": name, "seed": seed, "n": len(test), **score(diff, y[test])}
+            )
+        novel = test[~overlap[test]]
+        if y[novel].any() and (~y[novel]).any():
+            rows.append(
+                {
+                    "method": "CLIPDecoder pretrained, studies not in NeuroQuery",
+                    "seed": seed,
+                    "n": len(novel),
+                    **score(clip_diff(pretrained, feats["emb"][novel]), y[novel]),
+                }
+            )
+        if check is None:  # our Pearson r equals CorrelationDecoder.transform
+            import nibabel as nib
 
-    top, motor = motor_report(pretrained)
-    print("\nPretrained decoder on nilearn's sample motor activation map: top 10 tasks")
-    print(
-        top[["rank", "posterior", "likelihood", "prior"]].to_string(float_format="%.4f")
-    )
-    print(
-        f"Motor tasks (names matching {MOTOR.pattern!r}), rank among {len(atlas.task_ids)}:"
-    )
-    print(motor[["rank", "posterior"]].to_string(float_format="%.4f"))
+            from brainlm_decode.imaging import mkda_map
 
-    print_timings(timer, len(images), reference="CLIPDecoder fitted on train studies")
-    print(
-        f"  NiMARE's per-map cost is mostly nilearn's safe_get_data, which forces a "
-        f"gc.collect() on every image\n  read ({gc_seconds:.2f} s each in this process; "
-        f"{len(gc.get_objects())} tracked objects, most from importing NiMARE)."
+            i = test[0]
+            c = data["coords"][data["coords"]["id"] == data["ids"][i]]
+            img = mkda_map(c[["x", "y", "z"]].to_numpy())
+            img = nib.Nifti1Image(img.get_fdata(dtype=np.float32), img.affine)
+            r = corr_decoder.transform(img)["r"]
+            ref = (
+                r[[k for k in r.index if k.endswith("nback")][0]]
+                - r[[k for k in r.index if k.endswith("flanker")][0]]
+            )
+            check = abs(float(ref) - float(corr[0]))
+        print(f"seed {seed} done, {time.perf_counter() - start:.0f} s", flush=True)
+
+    test_table = summarise(rows)
+    val_table = summarise(val_rows)
+    calib_table = pd.DataFrame(calib)
+    pd.set_option("display.width", 200)
+    print("\nReference protocol, TEST splits (mean +- sd over seeds):")
+    print(test_table.to_string(float_format="%.3f"))
+    print("\nLevers on VALIDATION splits (choose here):")
+    print(val_table.to_string(float_format="%.3f"))
+    paired = pd.DataFrame(val_rows).pivot(index="seed", columns="method", values="bacc")
+    default = "pretrained (corpus prior, name+definition)"
+    delta = paired.sub(paired[default], axis=0).drop(columns=default)
+    noise = pd.DataFrame(
+        {
+            "delta_bacc_mean": delta.mean(),
+            "delta_bacc_sd": delta.std(),
+            "beats_noise": delta.mean() > 2 * delta.std() / np.sqrt(len(delta)),
+        }
     )
-    print(f"\nTotal wall time {time.perf_counter() - start:.0f} s.")
+    print(f"\nValidation bacc minus {default!r}, paired by seed (beats noise: mean")
+    print("> 2 standard errors):")
+    print(noise.to_string(float_format="%.3f"))
+    best = val_table["bacc_mean"].idxmax()
+    print(f"\nBest lever on validation: {best!r}; its test row:")
+    print(test_table.loc[[f"lever: {best}"]].to_string(float_format="%.3f"))
+    print("\nCalibration of the fitted decoder (temperature on validation maps):")
+    print(calib_table.to_string(float_format="%.3f"))
+    print(f"|CorrelationDecoder.transform - our Pearson| on one map: {check:.2e}")
+    print(f"Total {time.perf_counter() - start:.0f} s.")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "nback_flanker_protocol.json").write_text(
+        json.dumps(
+            {
+                "test": test_table.reset_index().to_dict("records"),
+                "validation": val_table.reset_index().to_dict("records"),
+                "calibration": calib,
+                "best_lever_on_validation": best,
+                "per_seed": rows,
+                "validation_per_seed": val_rows,
+                "validation_paired_delta": noise.reset_index().to_dict("records"),
+                "correlation_check": check,
+            },
+            indent=1,
+        )
+    )
     return 0
 
 

@@ -169,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("--flip-sign", action="store_true")
     decode.add_argument("--percentile", type=percentile_float, default=None)
     decode.add_argument(
+        "--n-null",
+        type=non_negative_int,
+        default=0,
+        help="null maps (spun copies) for p and FDR q columns (default: none)",
+    )
+    decode.add_argument(
         "--plot", type=output_file, default=None, help="write a figure here"
     )
     decode.add_argument("--json", action="store_true", help="print JSON")
@@ -218,8 +224,14 @@ def _print_tables(results: dict[str, Any], levels: Sequence[str], top: int) -> N
         column = "posterior" if level == "task" else "probability"
         print(f"\nTop {len(table)} {level}s")
         width = max((len(str(n)) for n in table.index), default=10)
+        tested = "q" in table.columns
         for name, value in table[column].items():
-            print(f"  {str(name):<{width}}  {value:.4f}")
+            extra = (
+                f"  p={table.at[name, 'p']:.4f}  q={table.at[name, 'q']:.4f}"
+                if tested
+                else ""
+            )
+            print(f"  {str(name):<{width}}  {value:.4f}{extra}")
         if level != "task" and table[column].round(4).duplicated().any():
             print(
                 f"  (equal values: these {level}s are linked to the same tasks, so "
@@ -243,7 +255,7 @@ def _as_json(results: dict[str, Any], levels: Sequence[str], top: int) -> str:
 
 def _decode(decoder: Any, img: Any, args: argparse.Namespace, label: str) -> int:
     levels = ("task", "concept", "domain") if args.level == "all" else (args.level,)
-    results = decoder.decode(img)
+    results = decoder.decode(img, n_null=getattr(args, "n_null", 0))
     if getattr(args, "json", False):
         print(_as_json(results, levels, args.top))
     else:

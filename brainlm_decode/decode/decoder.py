@@ -85,7 +85,7 @@ def _on_grid(img: Any, space: Any, tail: Any = None, flip_sign: Any = False) -> 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             prepare_map(loaded, tail=tail, flip_sign=flip_sign)
-    return space.resample_to_grid(loaded)
+    return space.resample_to_grid(loaded, mask_only=True)
 
 
 def _plugin(group: str, value: Any, name: str) -> Any:
@@ -616,7 +616,8 @@ class CLIPDecoder(BaseBrainLMEstimator):
                 f"{self.n_features_in_}). Got {emb.shape} instead."
             )
         cosine = self._encode_image(emb) @ self.task_embeddings_.T
-        likelihood = task_likelihood(self.logit_scale_ * cosine)
+        scale = self.logit_scale_ / getattr(self, "temperature_", 1.0)
+        likelihood = task_likelihood(scale * cosine)
         posterior = task_posterior(likelihood, self.prior_)
         concept = noisy_or(posterior, self.ontology_.task_concept_matrix)
         domain = noisy_or(concept, self.ontology_.concept_domain_matrix)
@@ -628,7 +629,9 @@ class CLIPDecoder(BaseBrainLMEstimator):
             "domain": domain,
         }
 
-    def decode(self, imgs: Any, *, map_name: str | None = None) -> dict[str, Any]:
+    def decode(
+        self, imgs: Any, *, map_name: str | None = None, n_null: int = 0
+    ) -> dict[str, Any]:
         """Decode maps at the three levels at once.
 
         Parameters
@@ -640,6 +643,11 @@ class CLIPDecoder(BaseBrainLMEstimator):
             analysis); see :mod:`brainlm_decode.imaging.inputs`.
         map_name : str or None, default=None
             Map of a ``MetaResult`` or image type of a collection to decode.
+        n_null : int, default=0
+            When > 0, add columns ``p`` (against ``n_null`` rotated and shifted
+            copies of each map, seeded by ``random_state``) and ``q``
+            (Benjamini-Hochberg over the terms of the level); see
+            :func:`~brainlm_decode.decode.null.null_test`.
 
         Returns
         -------
@@ -653,19 +661,31 @@ class CLIPDecoder(BaseBrainLMEstimator):
 
         nimare_maps = resolve_maps(imgs, map_name=map_name)
         if nimare_maps is not None:
-            return nimare_maps.finish(self.decode(nimare_maps.imgs))
+            return nimare_maps.finish(self.decode(nimare_maps.imgs, n_null=n_null))
         scores = self.decode_embeddings(self._image_embeddings(imgs))
         n_maps = scores["posterior"].shape[0]
         tables = {
             level: [self._table(scores, i, level) for i in range(n_maps)]
             for level in LEVELS
         }
+        if n_null:
+            from brainlm_decode.decode.null import add_null_columns
+
+            items = list(imgs) if isinstance(imgs, (list, tuple)) else [imgs]
+            add_null_columns(
+                self, items, tables, n_null, random_state=self.random_state
+            )
         if not isinstance(imgs, (list, tuple)):
             return {level: tables[level][0] for level in LEVELS}
         return tables
 
     def transform(
-        self, imgs: Any, level: str = "task", *, map_name: str | None = None
+        self,
+        imgs: Any,
+        level: str = "task",
+        *,
+        map_name: str | None = None,
+        n_null: int = 0,
     ) -> Any:
         """Decode brain maps into one level of the ontology.
 
@@ -678,6 +698,8 @@ class CLIPDecoder(BaseBrainLMEstimator):
             Which terms.
         map_name : str or None, default=None
             Map of a ``MetaResult`` or image type of a collection to decode.
+        n_null : int, default=0
+            Null maps per map for the ``p`` and ``q`` columns (see :meth:`decode`).
 
         Returns
         -------
@@ -693,7 +715,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
                 f"The 'level' argument of CLIPDecoder.transform must be one of "
                 f"{list(LEVELS)}. Got {level!r} instead."
             )
-        return self.decode(imgs, map_name=map_name)[level]
+        return self.decode(imgs, map_name=map_name, n_null=n_null)[level]
 
     def _table(self, scores: dict[str, np.ndarray], i: int, level: str) -> pd.DataFrame:
         atlas = self.ontology_
@@ -716,6 +738,33 @@ class CLIPDecoder(BaseBrainLMEstimator):
             index=pd.Index(names, name=level),
         )
         return table.sort_values("probability", ascending=False)
+
+    def calibrate(self, X: Any, y: Any, *, n_bins: int = 15) -> CLIPDecoder:
+        """Temperature-scale the task posteriors on held-out labelled maps.
+
+        Fits ``temperature_`` (likelihood ``softmax(logit_scale * cos / T)``) by
+        minimising the negative log-likelihood of the true tasks (the likelihood
+        ranking does not change; its weight against the prior does). ``calibration_`` holds the expected calibration error and NLL
+        before and after, and reliability tables. Saved and loaded with the
+        decoder. See :mod:`brainlm_decode.decode.calibration`.
+
+        Parameters
+        ----------
+        X : niimg-like, list of niimg-like or ndarray of shape (n_maps, n_regions)
+            Held-out maps (never the training studies), or their embeddings.
+        y : sequence of str
+            True Cognitive Atlas task (id or name) of each map.
+        n_bins : int, default=15
+            Bins of the expected calibration error.
+
+        Returns
+        -------
+        self : CLIPDecoder
+        """
+        from brainlm_decode.decode.calibration import calibrate_decoder
+
+        check_is_fitted(self, "model_")
+        return calibrate_decoder(self, X, y, n_bins=n_bins)
 
     # ------------------------------------------------------------------ persistence
 

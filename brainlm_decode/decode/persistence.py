@@ -149,7 +149,12 @@ def save_decoder(
             "format_version": FORMAT_VERSION,
             "brainlm_decode_version": __version__,
             "params": _json_params(decoder),
-            "fitted": {name: getattr(decoder, name) for name in _SCALARS},
+            "fitted": {
+                name: getattr(decoder, name)
+                for name in (*_SCALARS, "temperature_")
+                if hasattr(decoder, name)
+            },
+            "calibration": _plain(getattr(decoder, "calibration_", None)),
             "history": _plain(decoder.history_),
         }
         (tmp / "config.json").write_text(json.dumps(config, indent=1))
@@ -287,6 +292,8 @@ def load_decoder(cls: type, path: str | os.PathLike) -> Any:
     for name, value in config["fitted"].items():
         setattr(decoder, name, value)
     decoder.history_ = config.get("history", {})
+    if config.get("calibration") is not None:
+        decoder.calibration_ = config["calibration"]
     decoder.ontology = decoder.ontology_
     return decoder
 

@@ -38,6 +38,7 @@ _LAZY_NAMES: dict[str, str] = {
     "DiFuMoSpace": "spaces",
     "MNIParcelSpace": "spaces",
     "prepare_map": "maps",
+    "GridResampler": "resampling",
 }
 
 __all__ = sorted(_LAZY_NAMES)

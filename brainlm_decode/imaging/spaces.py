@@ -193,6 +193,7 @@ class ImageSpace(BaseBrainLMEstimator):
         self.region_names_ = [str(name) for name in names]
         self._label_values = np.asarray(values)
         self._maps_img_cache = None
+        self._resamplers = {}
 
     @property
     def maps_img_(self) -> nib.Nifti1Image:
@@ -300,13 +301,22 @@ class ImageSpace(BaseBrainLMEstimator):
             data[bad] = 0.0
         return self.projector_.project(data).astype(np.float32)
 
-    def resample_to_grid(self, img: Any) -> Any:
+    def resample_to_grid(self, img: Any, *, mask_only: bool = False) -> Any:
         """``img`` on the grid of the space (continuous resampling, with a warning).
+
+        Grids related to the space's by a per-axis scaling, flip and shift (every
+        MNI template grid) go through a :class:`~brainlm_decode.imaging.resampling.
+        GridResampler` built once per input grid and cached on the space (equal
+        to nilearn's to rounding); other grids, and maps with NaN, through
+        :func:`nilearn.image.resample_to_img`.
 
         Parameters
         ----------
         img : nibabel image
             A 3D or 4D image.
+        mask_only : bool, default=False
+            Voxels outside ``mask_img_`` may be returned as 0 (faster; what
+            decoding uses).
 
         Returns
         -------
@@ -329,6 +339,15 @@ class ImageSpace(BaseBrainLMEstimator):
             AtlasWarning,
             stacklevel=user_stacklevel(),
         )
+        resampler = self._resampler_for(img, mask_only)
+        if resampler is not None:
+            data = np.asanyarray(img.dataobj)
+            if np.issubdtype(data.dtype, np.floating):
+                out = resampler.resample(data)
+                # NaN propagate to the outputs they touch: nilearn handles those
+                if np.isfinite(out).all():
+                    dtype = np.result_type(data.dtype, np.float32)
+                    return nib.Nifti1Image(out.astype(dtype), self.mask_img_.affine)
         from nilearn.image import resample_to_img
 
         return resample_to_img(
@@ -339,6 +358,29 @@ class ImageSpace(BaseBrainLMEstimator):
             copy_header=True,
         )
 
+    def _resampler_for(self, img: Any, mask_only: bool) -> Any:
+        """Cached :class:`GridResampler` from the grid of ``img`` (None if rotated)."""
+        from brainlm_decode.imaging.resampling import GridResampler, is_separable
+
+        if not is_separable(img.affine, self.mask_img_.affine):
+            return None
+        cache = self.__dict__.setdefault("_resamplers", {})
+        key = (tuple(img.shape[:3]), np.round(img.affine, 6).tobytes(), mask_only)
+        if key not in cache:
+            if len(cache) >= 8:  # a few input grids per session; drop the oldest
+                cache.pop(next(iter(cache)))
+            target_mask = (
+                np.asanyarray(self.mask_img_.dataobj) > 0 if mask_only else None
+            )
+            cache[key] = GridResampler(
+                img.shape[:3],
+                img.affine,
+                self.mask_img_.shape[:3],
+                self.mask_img_.affine,
+                target_mask=target_mask,
+            )
+        return cache[key]
+
     def _masked_data(self, img: Any) -> np.ndarray:
         """(n_volumes, n_mask_voxels) values of one image on the mask grid."""
         if len(img.shape) not in (3, 4):
@@ -346,7 +388,7 @@ class ImageSpace(BaseBrainLMEstimator):
                 "The 'imgs' argument must hold 3D or 4D images. Got an image of shape "
                 f"{img.shape} instead."
             )
-        img = self.resample_to_grid(img)
+        img = self.resample_to_grid(img, mask_only=True)
         data = np.asarray(img.dataobj, dtype=np.float64)
         mask = np.asanyarray(self.mask_img_.dataobj) > 0
         if data.ndim == 3:

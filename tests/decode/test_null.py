@@ -1,0 +1,113 @@
+"""Null-tested term scores: spun-map nulls, permutation p-values, BH q-values."""
+
+from __future__ import annotations
+
+import json
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from brainlm_decode.decode.null import (
+    _RadialBrain,
+    bh_fdr,
+    displaced_maps,
+    empirical_pvalues,
+)
+from brainlm_decode.decode.persistence import list_pretrained
+from brainlm_decode.imaging import load_mni152_brain_mask
+
+needs_bundle = pytest.mark.skipif(
+    not list_pretrained(), reason="the pretrained bundle is not built in this checkout"
+)
+SENSORIMOTOR = (
+    "motor",
+    "tapping",
+    "finger",
+    "somatosensory",
+    "tactile",
+    "vibrotactile",
+)
+
+
+def test_bh_fdr_matches_statsmodels():
+    multitest = pytest.importorskip("statsmodels.stats.multitest")
+    p = np.random.default_rng(0).uniform(size=50) ** 2
+    expected = multitest.multipletests(p, method="fdr_bh")[1]
+    np.testing.assert_allclose(bh_fdr(p), expected)
+    with pytest.raises(ValueError, match="pvalues"):
+        bh_fdr([0.5, 1.5])
+
+
+def test_empirical_pvalues_counts_ties_and_floor():
+    null = np.array([[0.1, 0.5], [0.2, 0.5], [0.3, 0.5]])
+    p = empirical_pvalues([0.25, 0.5], null)
+    np.testing.assert_allclose(p, [2 / 4, 4 / 4])
+    assert empirical_pvalues([9.0, 9.0], null).min() == 1 / 4
+    with pytest.raises(ValueError, match="'null'"):
+        empirical_pvalues([0.1], null)
+
+
+def test_spun_maps_fill_the_mask_and_keep_values():
+    mask_img = load_mni152_brain_mask()
+    mask = np.asanyarray(mask_img.dataobj) > 0
+    brain = _RadialBrain(mask_img)
+    identity = brain.source_offsets(np.eye(3))
+    flat_mask = np.flatnonzero(mask.reshape(-1))
+    # the identity spin reads (almost) every voxel from itself
+    assert np.mean(identity == flat_mask) > 0.99
+    data = np.where(mask, np.random.default_rng(0).uniform(1, 2, mask.shape), 0)
+    for null in displaced_maps(data, mask_img, 3, random_state=0):
+        assert np.mean(null > 0) > 0.9  # a spun map covers the mask (~96 %)
+        assert null.min() >= 0 and null.max() <= 2
+
+
+@pytest.fixture(scope="module")
+def pretrained():
+    from brainlm_decode import CLIPDecoder
+
+    return CLIPDecoder.from_pretrained().set_params(random_state=0)
+
+
+@needs_bundle
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_noise_map_has_no_significant_term(pretrained):
+    mask_img = load_mni152_brain_mask()
+    rng = np.random.default_rng(0)
+    noise = nib.Nifti1Image(
+        rng.standard_normal(mask_img.shape).astype(np.float32), mask_img.affine
+    )
+    result = pretrained.decode(noise, n_null=100)
+    for level in ("task", "concept", "domain"):
+        table = result[level]
+        assert {"p", "q"} <= set(table.columns)
+        assert table["p"].between(1 / 101, 1).all()
+        assert (table["q"] >= 0.05).all(), level
+
+
+@needs_bundle
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_motor_map_top_tasks_are_sensorimotor(pretrained):
+    from nilearn.datasets import load_sample_motor_activation_image
+
+    table = pretrained.transform(load_sample_motor_activation_image(), n_null=100)
+    top = [name.lower() for name in table.index[:5]]
+    assert sum(any(word in name for word in SENSORIMOTOR) for name in top) >= 4
+    # the top task beats most spun copies of the map (measured p ~ 0.02-0.05)
+    assert table["p"].iloc[:5].min() < 0.1
+
+
+@needs_bundle
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_cli_n_null_prints_p_and_q(tmp_path, capsys):
+    from brainlm_decode.cli import main
+    from brainlm_decode.imaging import mkda_map
+
+    path = tmp_path / "map.nii.gz"
+    mkda_map(np.array([[-38, -22, 56], [38, -22, 56]])).to_filename(path)
+    argv = ["decode", str(path), "--level", "domain", "--n-null", "20", "--top", "2"]
+    assert main(argv) == 0
+    assert "q=" in capsys.readouterr().out
+    assert main([*argv, "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert {"p", "q"} <= set(payload["domain"][0])
