@@ -638,6 +638,22 @@ class CLIPDecoder(BaseBrainLMEstimator):
         )
         return table.sort_values("probability", ascending=False)
 
+    def explain(self, img: Any, term: str, **kwargs: Any) -> Any:
+        """Contribution of each region of ``img`` to the score of ``term``.
+
+        Integrated gradients through the image tower, checked for completeness;
+        see :func:`~brainlm_decode.decode.explain.explain_term` for the options.
+
+        Returns
+        -------
+        Explanation
+            Unpacks as ``(img, table)``: a Nifti map and the top regions.
+        """
+        from brainlm_decode.decode.explain import explain_term
+
+        check_is_fitted(self, "model_")
+        return explain_term(self, img, term, **kwargs)
+
     # ------------------------------------------------------------------ persistence
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
