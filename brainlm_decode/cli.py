@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     decode.add_argument("--percentile", type=float, default=None)
     decode.add_argument("--plot", default=None, help="write a figure here")
     decode.add_argument("--json", action="store_true", help="print JSON")
+    decode.add_argument("--html", default=None, help="write an HTML report here")
 
     train = sub.add_parser("train", help="train a decoder on a NiMARE collection")
     train.add_argument("collection", help="Studyset folder/JSON or Dataset JSON")
@@ -107,6 +108,15 @@ def _decode(decoder: Any, img: Any, args: argparse.Namespace, label: str) -> int
             results, img=img, top=args.top, title=label, output_file=args.plot
         )
         print(f"\nFigure written to {args.plot}", file=sys.stderr)
+    if getattr(args, "html", None):
+        decoder.report(
+            img,
+            args.html,
+            top=args.top,
+            results=results,
+            model_name=getattr(args, "model", None) or "niclip-neuroquery-minilm",
+        )
+        print(f"Report written to {args.html}", file=sys.stderr)
     return 0
 
 

@@ -654,6 +654,23 @@ class CLIPDecoder(BaseBrainLMEstimator):
         check_is_fitted(self, "model_")
         return explain_term(self, img, term, **kwargs)
 
+    def report(self, img: Any, path: Any = None, **kwargs: Any) -> Any:
+        """Self-contained HTML report of the decoding of ``img`` (opens offline).
+
+        See :func:`~brainlm_decode.report.html.build_report` for the options.
+
+        Returns
+        -------
+        str or Path
+            The HTML text, or the file written when ``path`` is given.
+        """
+        from brainlm_decode.report.html import build_report, write_report
+
+        check_is_fitted(self, "model_")
+        if path is None:
+            return build_report(self, img, **kwargs)
+        return write_report(self, img, path, **kwargs)
+
     # ------------------------------------------------------------------ persistence
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
