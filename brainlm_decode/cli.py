@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--overwrite", action="store_true")
     train.add_argument("-v", "--verbose", action="count", default=0)
 
+    from brainlm_decode.decode.batch_cli import add_batch_parser
+    from brainlm_decode.report.app_cli import add_serve_parser
+
+    add_batch_parser(sub)
+    add_serve_parser(sub)
+
     plugins = sub.add_parser("plugins", help="list available plugins")
     plugins.add_argument("group", nargs="?", default=None)
     return parser
@@ -191,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "decode": _run_decode,
         "train": _run_train,
         "plugins": _run_plugins,
+        "decode-batch": lambda a: a.run(a),
+        "serve": lambda a: a.run(a),
     }
     return runners[args.command](args)
 

@@ -671,6 +671,21 @@ class CLIPDecoder(BaseBrainLMEstimator):
             return build_report(self, img, **kwargs)
         return write_report(self, img, path, **kwargs)
 
+    def decode_many(self, inputs: Any, out: Any = None, **kwargs: Any) -> Any:
+        """Decode many maps (files, folders, globs) into one long table.
+
+        Parallel (joblib), resumable by file sha256 when ``out`` is given, per-map
+        errors recorded; see :func:`~brainlm_decode.decode.batch.decode_many`.
+
+        Returns
+        -------
+        DataFrame
+        """
+        from brainlm_decode.decode.batch import decode_many
+
+        check_is_fitted(self, "model_")
+        return decode_many(self, inputs, out, **kwargs)
+
     # ------------------------------------------------------------------ persistence
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:

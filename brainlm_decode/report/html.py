@@ -190,9 +190,7 @@ def _provenance(decoder: Any, img: Any, model_name: str | None) -> dict[str, str
         "input sha256": digest,
         "settings": f"tail={decoder.tail}, flip_sign={decoder.flip_sign}, "
         f"percentile={decoder.percentile}, prior={decoder.prior}",
-        "date (UTC)": datetime.datetime.now(datetime.UTC).strftime(
-            "%Y-%m-%d %H:%M:%S"
-        ),
+        "date (UTC)": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S"),
     }
 
 
@@ -206,6 +204,7 @@ def build_report(
     model_name: str | None = None,
     threshold: Any = "auto",
     results: dict[str, pd.DataFrame] | None = None,
+    levels: tuple[str, ...] = ("task", "concept", "domain"),
 ) -> str:
     """The HTML text of a self-contained decoding report.
 
@@ -228,6 +227,8 @@ def build_report(
         Threshold of the interactive viewer.
     results : dict or None, default=None
         Output of ``decoder.decode(img)`` when already computed.
+    levels : tuple of str, default=("task", "concept", "domain")
+        Levels charted and explained.
 
     Returns
     -------
@@ -236,6 +237,11 @@ def build_report(
     """
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise ValueError(f"The 'top' argument must be an int >= 1. Got {top!r}.")
+    if not levels or any(lv not in _VALUE for lv in levels):
+        raise ValueError(
+            "The 'levels' argument must hold 'task', 'concept' or 'domain'. Got "
+            f"{levels!r}."
+        )
     if isinstance(n_explain, bool) or not isinstance(n_explain, int) or n_explain < 0:
         raise ValueError(
             f"The 'n_explain' argument must be an int >= 0. Got {n_explain!r}."
@@ -247,11 +253,11 @@ def build_report(
         results = decoder.decode(loaded)
     provenance = _provenance(decoder, img, model_name)
     title = title or f"Decoding of {provenance['input']}"
-    levels = "".join(_level_section(results[lv], lv, top) for lv in _VALUE)
+    charts = "".join(_level_section(results[lv], lv, top) for lv in levels)
     cards = []
     if n_explain:
-        terms = [("task", t) for t in results["task"].index[:n_explain]]
-        terms += [(lv, results[lv].index[0]) for lv in ("concept", "domain")]
+        terms = [(levels[0], t) for t in results[levels[0]].index[:n_explain]]
+        terms += [(lv, results[lv].index[0]) for lv in levels[1:]]
         cards = [_explanation_card(decoder, loaded, t, lv) for lv, t in terms]
     rows = "".join(
         f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in provenance.items()
@@ -263,7 +269,7 @@ def build_report(
         '<p class="muted">NiCLIP decoding with brainlm_decode: task posteriors '
         "P(T|A), concept and domain probabilities by noisy-OR.</p>"
         f"<h2>Input map</h2>{_viewer(loaded, threshold)}"
-        f'<h2>Top terms</h2><div class="bars" id="results">{levels}</div>'
+        f'<h2>Top terms</h2><div class="bars" id="results">{charts}</div>'
         '<h2>Why these terms: explanation maps</h2><p class="muted">Contribution '
         "of each region to the term's score (integrated gradients through the image "
         "tower; red raises the score, blue lowers it).</p>"
