@@ -5,15 +5,12 @@ from __future__ import annotations
 import re
 import shutil
 import warnings
-from pathlib import Path
 
 import pytest
 
 from brainlm_decode import CLIPDecoder
 from brainlm_decode.cli import main
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.I)
 
 
@@ -79,41 +76,12 @@ def test_bad_options(decoder, motor_path):
         decoder.report(motor_path, n_explain=-1)
 
 
-def chrome(tmp_path):
-    """Headless Debian chromium through Selenium, or skip."""
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.skip("Debian chromium / chromium-driver are not installed")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--window-size=1200,2000",
-        f"--user-data-dir={tmp_path / 'chrome-profile'}",
-    ):
-        options.add_argument(flag)
-    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-
-
-def screenshot_is_not_blank(png: bytes) -> bool:
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
-    return pixels.std() > 5 and (pixels < 200).mean() > 0.01
-
-
-def test_report_renders_offline_in_headless_chromium(report_html, tmp_path):
+def test_report_renders_offline_in_headless_chromium(
+    report_html, tmp_path, chrome, screenshot_is_not_blank
+):
     page = tmp_path / "report.html"
     page.write_text(report_html)
-    driver = chrome(tmp_path)
+    driver = chrome()
     try:
         driver.get(page.as_uri())
         from selenium.webdriver.common.by import By
