@@ -178,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--plot", type=output_file, default=None, help="write a figure here"
     )
     decode.add_argument("--json", action="store_true", help="print JSON")
+    decode.add_argument("--html", default=None, help="write an HTML report here")
 
     train = sub.add_parser("train", help="train a decoder on a NiMARE collection")
     train.add_argument(
@@ -213,6 +214,12 @@ def build_parser() -> argparse.ArgumentParser:
             "train-clip", help="train the CLIP model on embeddings (torchrun)"
         )
     )
+    from brainlm_decode.decode.batch_cli import add_batch_parser
+    from brainlm_decode.report.app_cli import add_serve_parser
+
+    add_batch_parser(sub)
+    add_serve_parser(sub)
+
     plugins = sub.add_parser("plugins", help="list available plugins")
     plugins.add_argument("group", nargs="?", default=None)
     return parser
@@ -268,6 +275,15 @@ def _decode(decoder: Any, img: Any, args: argparse.Namespace, label: str) -> int
             results, img=img, top=args.top, title=label, output_file=args.plot
         )
         print(f"\nFigure written to {args.plot}", file=sys.stderr)
+    if getattr(args, "html", None):
+        decoder.report(
+            img,
+            args.html,
+            top=args.top,
+            results=results,
+            model_name=getattr(args, "model", None) or "niclip-neuroquery-minilm",
+        )
+        print(f"Report written to {args.html}", file=sys.stderr)
     return 0
 
 
@@ -470,6 +486,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "train": _run_train,
         "plugins": _run_plugins,
         "train-clip": cli_train.run,
+        "decode-batch": lambda a: a.run(a),
+        "serve": lambda a: a.run(a),
     }
     if debug:
         return runners[args.command](args)

@@ -18,6 +18,8 @@ from brainlm_decode.decode.posterior import (
 
 _LAZY = {
     "CLIPDecoder": "brainlm_decode.decode.decoder",
+    "Explanation": "brainlm_decode.decode.explain",
+    "explain_term": "brainlm_decode.decode.explain",
     "list_pretrained": "brainlm_decode.decode.persistence",
     "save_decoder": "brainlm_decode.decode.persistence",
     "load_decoder": "brainlm_decode.decode.persistence",
@@ -25,7 +27,9 @@ _LAZY = {
 
 __all__ = [
     "CLIPDecoder",
+    "Explanation",
     "corpus_prior",
+    "explain_term",
     "list_pretrained",
     "load_decoder",
     "noisy_or",

@@ -766,6 +766,54 @@ class CLIPDecoder(BaseBrainLMEstimator):
         check_is_fitted(self, "model_")
         return calibrate_decoder(self, X, y, n_bins=n_bins)
 
+    def explain(self, img: Any, term: str, **kwargs: Any) -> Any:
+        """Contribution of each region of ``img`` to the score of ``term``.
+
+        Integrated gradients through the image tower, checked for completeness;
+        see :func:`~brainlm_decode.decode.explain.explain_term` for the options.
+
+        Returns
+        -------
+        Explanation
+            Unpacks as ``(img, table)``: a Nifti map and the top regions.
+        """
+        from brainlm_decode.decode.explain import explain_term
+
+        check_is_fitted(self, "model_")
+        return explain_term(self, img, term, **kwargs)
+
+    def report(self, img: Any, path: Any = None, **kwargs: Any) -> Any:
+        """Self-contained HTML report of the decoding of ``img`` (opens offline).
+
+        See :func:`~brainlm_decode.report.html.build_report` for the options.
+
+        Returns
+        -------
+        str or Path
+            The HTML text, or the file written when ``path`` is given.
+        """
+        from brainlm_decode.report.html import build_report, write_report
+
+        check_is_fitted(self, "model_")
+        if path is None:
+            return build_report(self, img, **kwargs)
+        return write_report(self, img, path, **kwargs)
+
+    def decode_many(self, inputs: Any, out: Any = None, **kwargs: Any) -> Any:
+        """Decode many maps (files, folders, globs) into one long table.
+
+        Parallel (joblib), resumable by file sha256 when ``out`` is given, per-map
+        errors recorded; see :func:`~brainlm_decode.decode.batch.decode_many`.
+
+        Returns
+        -------
+        DataFrame
+        """
+        from brainlm_decode.decode.batch import decode_many
+
+        check_is_fitted(self, "model_")
+        return decode_many(self, inputs, out, **kwargs)
+
     # ------------------------------------------------------------------ persistence
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
