@@ -457,6 +457,8 @@ def test_probe_head_frozen_backbone(tiny_causal_lm_dir, tokenizer, cohort):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert roc_auc_score(y[TEST] == "patient", proba[:, 1]) > 0.8
     assert set(clf.predict(_split(cohort, TEST))) <= {"control", "patient"}
+    with pytest.raises(ValueError, match="no adapter to save"):
+        clf.save_adapter("unused")
     assert FMRILMClassifier().head == "probe"  # the default
     assert FMRILMClassifier().class_weight == "balanced"
 
