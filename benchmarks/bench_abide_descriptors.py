@@ -6,7 +6,8 @@ folds only): ROI time series (56 subjects, 116 AAL ROIs, TR 1.5 s) ->
 z-score) -> :class:`~brainlm_decode.FMRIDescriptorTransformer` (connectivity,
 gradients, graph, ICA; norms from the training folds only) -> logistic regression,
 against ``ConnectivityMeasure(kind="tangent")`` + logistic regression on the same
-stratified 5 folds. Targets: diagnosis (autism vs control) and sex. Then the whole
+5 x 5 repeated stratified folds, through :func:`brainlm_decode.compare_estimators`.
+Targets: diagnosis (autism vs control) and sex. Then the whole
 chain to text for two held-out subjects.
 
 Network of each AAL ROI (needed by the network-level features): majority voxel
@@ -177,69 +178,59 @@ def make_descriptors(networks: list[str]):
 
 
 def cross_validate_all(data: list[np.ndarray], pheno: pd.DataFrame, networks) -> None:
-    """Balanced accuracy and ROC AUC (mean +- sd over 5 folds), both pipelines.
+    """Both pipelines in the harness: 5 x 5-fold CV, CIs, p-values, differences.
 
     Preprocessing is inside each pipeline: its statistics (site-wise variance
     normalisation), the descriptor norms, the gradient reference and the group
-    ICA are all learned on the training folds only.
+    ICA are all learned on the training folds only. Both pipelines run on the
+    same folds (:func:`brainlm_decode.evaluation.compare_estimators`, stratified
+    on diagnosis x sex), with paired differences against tangent + LR.
     """
-    from nilearn.connectome import ConnectivityMeasure
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_validate
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     from brainlm_decode import ROITimeSeriesPreprocessor
+    from brainlm_decode.evaluation import (
+        compare_estimators,
+        descriptor_baseline,
+        tangent_baseline,
+    )
 
     targets = {
         "diagnosis (ASD vs control)": (pheno["DX_GROUP"].to_numpy() == 1).astype(int),
         "sex (female vs male)": (pheno["SEX"].to_numpy() == 2).astype(int),
     }
+    joint = [f"{d}/{s}" for d, s in zip(*targets.values(), strict=True)]
+
+    def prep() -> ROITimeSeriesPreprocessor:
+        return ROITimeSeriesPreprocessor(t_r=1.5, constant_rois="warn")
+
     pipelines = {
-        "descriptors (4 families)": lambda: make_pipeline(
-            ROITimeSeriesPreprocessor(t_r=1.5, constant_rois="warn"),
-            make_descriptors(networks),
-            StandardScaler(),
-            LogisticRegression(C=0.1, class_weight="balanced", max_iter=2000),
-        ),
-        "tangent connectivity": lambda: make_pipeline(
-            ROITimeSeriesPreprocessor(t_r=1.5, constant_rois="warn"),
-            ConnectivityMeasure(
-                kind="tangent",
-                vectorize=True,
-                discard_diagonal=True,
-                standardize="zscore_sample",
-            ),
-            StandardScaler(),
-            LogisticRegression(C=0.1, class_weight="balanced", max_iter=2000),
+        "tangent connectivity": tangent_baseline(preprocessor=prep()),
+        "descriptors (4 families)": descriptor_baseline(
+            make_descriptors(networks), preprocessor=prep()
         ),
     }
-    print(
-        f"{'target':<28}{'pipeline':<27}{'bal. acc. (mean±sd)':>21}"
-        f"{'ROC AUC (mean±sd)':>19}{'s':>6}"
-    )
     for target, y in targets.items():
-        folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
-        for name, make in pipelines.items():
-            start = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # FastICA convergence, nilearn notes
-                scores = cross_validate(
-                    make(),
-                    list(data),
-                    y,
-                    cv=folds,
-                    scoring=("balanced_accuracy", "roc_auc"),
-                )
-            acc, auc = scores["test_balanced_accuracy"], scores["test_roc_auc"]
-            print(
-                f"{target:<28}{name:<27}{acc.mean():>12.3f} ± {acc.std():.3f}"
-                f"{auc.mean():>10.3f} ± {auc.std():.3f}"
-                f"{time.perf_counter() - start:>6.0f}"
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # FastICA convergence, nilearn notes
+            result = compare_estimators(
+                pipelines,
+                list(data),
+                y,
+                n_splits=5,
+                n_repeats=5,
+                stratify=joint,
+                n_bootstrap=2000,
+                n_permutations=1000,
+                permutation="fixed",
+                random_state=0,
+                verbose=0,
             )
+        print(f"\n{target} ({time.perf_counter() - start:.0f} s)")
+        print(result.to_markdown())
     print(
-        "chance: 0.5 for both scores; sd over the 5 folds; logistic regression "
-        "with balanced class weights (8 of 56 subjects are female)"
+        "chance: 0.5 for both scores; sd over the 25 folds; logistic regression "
+        "C=0.1 with balanced class weights (8 of 56 subjects are female); "
+        "p: 1000 label permutations against the out-of-fold predictions"
     )
 
 

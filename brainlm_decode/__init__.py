@@ -31,6 +31,8 @@ _LAZY_NAMES: dict[str, str] = {
     "FMRITokenizer": "brainlm_decode.tokenizer.estimator",
     "FMRILMClassifier": "brainlm_decode.lm.classifier",
     "FMRILMRegressor": "brainlm_decode.lm.classifier",
+    "HFBackbone": "brainlm_decode.lm.backbones",
+    "compare_estimators": "brainlm_decode.evaluation.compare",
 }
 
 _SUBMODULES = (
@@ -41,6 +43,7 @@ _SUBMODULES = (
     "datasets",
     "decode",
     "descriptors",
+    "evaluation",
     "imaging",
     "lm",
     "metrics",

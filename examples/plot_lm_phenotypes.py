@@ -112,6 +112,7 @@ clf = FMRILMClassifier(
     backbone="gemma-3-270m",
     networks=cohort.networks,
     token_layout="network",
+    head="answer",  # instruction tuning (the default is the frozen probe)
     paradigms=("single", "open"),
     n_epochs=6,
     learning_rate=5e-3,

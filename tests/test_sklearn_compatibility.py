@@ -25,6 +25,7 @@ import pytest
 import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
 from sklearn.utils import estimator_checks as ec
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -41,6 +42,7 @@ from brainlm_decode.datasets import make_fmri_cohort
 from brainlm_decode.descriptors import Descriptor, NormativeModel
 from brainlm_decode.imaging.spaces import ImageSpace
 from brainlm_decode.lm.backbones import HFBackbone
+from brainlm_decode.lm.ensemble import SeedEnsembleClassifier
 from brainlm_decode.plugins import GROUPS, get_plugin, get_plugin_class, list_plugins
 from brainlm_decode.text.encoders import TextEncoder
 from brainlm_decode.tokenizer.quantizers import Quantizer, VectorQuantizer
@@ -75,7 +77,10 @@ def _plugins() -> list:
 
 
 #: Estimators fitted on 2D arrays: scikit-learn's whole battery.
-ARRAY_ESTIMATORS = [NormativeModel()]
+ARRAY_ESTIMATORS = [
+    NormativeModel(),
+    SeedEnsembleClassifier(LogisticRegression(), n_seeds=2, verbose=0),
+]
 
 #: Public estimators whose inputs are collections, images, strings or time series.
 PUBLIC_NON_ARRAY = [

@@ -34,6 +34,7 @@ from brainlm_decode.base import (
     fill_doc,
     validate_params,
 )
+from brainlm_decode.descriptors.tr import warn_stretch
 
 __all__ = ["ATLAS_NAMES", "ROITimeSeriesPreprocessor", "resample_timeseries"]
 
@@ -219,7 +220,8 @@ def _prepare_subject(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Extract, check, resample, match length and standardise one subject.
 
-    Returns the processed float64 array and the indices of its constant ROIs.
+    Returns the processed float64 array, the indices of its constant ROIs and
+    its length before length matching.
     """
     labels = settings["roi_labels"]
     array = _subject_array(index, item, masker, labels)
@@ -246,13 +248,14 @@ def _prepare_subject(
             f"fewer than min_timepoints={settings['min_timepoints']} (spectral "
             "measures need more).",
         )
+    length = out.shape[0]
     if settings["n_timepoints"] is not None:
         out = _match_length(out, settings["n_timepoints"], settings["clip"])
     out = _standardize(out, settings["standardize"])
     if constant.size:  # copy: ``out`` may be a view of the caller's array
         out = out.copy()
         out[:, constant] = 0.0 if settings["standardize"] else array[0, constant]
-    return out, constant
+    return out, constant, length
 
 
 def _check_subjects(X: Any) -> list[Any]:
@@ -351,7 +354,8 @@ class ROITimeSeriesPreprocessor(TransformerMixin, BaseBrainLMEstimator):
     4. **Length**: clipped to ``n_timepoints`` when longer (``clip``),
        linearly interpolated onto ``n_timepoints`` evenly spaced points when
        shorter (a stretch in time: the effective TR of such a subject becomes
-       ``target_t_r * (T - 1) / (n_timepoints - 1)``).
+       ``target_t_r * (T - 1) / (n_timepoints - 1)``; a warning when this
+       changes the duration by more than a quarter).
     5. **Standardisation** per ROI over time: ``"robust"``, ``(x - median) /
        IQR`` (median 0, IQR 1), or ``"zscore"`` (mean 0, SD 1).
     6. **Site-wise variance normalisation**: ``fit`` learns per site and ROI
@@ -381,10 +385,11 @@ class ROITimeSeriesPreprocessor(TransformerMixin, BaseBrainLMEstimator):
         Per-ROI standardisation over time; ``None`` keeps the signal units.
     site_normalization : bool, default=True
         Whether to apply the site-wise variance normalisation (step 6).
-    constant_rois : {"error", "warn"}, default="error"
+    constant_rois : {"warn", "error"}, default="warn"
         A ROI constant over time in a subject's input (e.g. out of the field of
-        view) raises a ``ValueError``, or warns and outputs zeros (its constant
-        value when ``standardize=None``).
+        view; 13 of 90 real ABIDE subjects have one) warns with the count and
+        outputs zeros (its constant value when ``standardize=None``), or raises
+        a ``ValueError``.
     min_timepoints : int, default=50
         Minimum length after resampling (spectral measures need enough
         samples); shorter series raise a ``ValueError``.
@@ -481,7 +486,7 @@ class ROITimeSeriesPreprocessor(TransformerMixin, BaseBrainLMEstimator):
         clip: str = "start",
         standardize: str | None = "robust",
         site_normalization: bool = True,
-        constant_rois: str = "error",
+        constant_rois: str = "warn",
         min_timepoints: int = 50,
         max_denominator: int = 100,
         roi_labels: Sequence[str] | None = None,
@@ -763,8 +768,11 @@ class ROITimeSeriesPreprocessor(TransformerMixin, BaseBrainLMEstimator):
                 total=len(subjects),
             )
         )
-        processed = [ts for ts, _ in results]
-        flagged = {i: c.tolist() for i, (_, c) in enumerate(results) if c.size}
+        processed = [ts for ts, _, _ in results]
+        if self.n_timepoints is not None:  # shorter series are stretched
+            short = [n for _, _, n in results if n < self.n_timepoints]
+            warn_stretch(_OWNER, short, self.n_timepoints, stacklevel=4)
+        flagged = {i: c.tolist() for i, (_, c, _) in enumerate(results) if c.size}
         if flagged:
             warnings.warn(
                 f"{_OWNER}: constant (zero-variance) ROIs kept as zeros in "

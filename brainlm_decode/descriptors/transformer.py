@@ -30,6 +30,7 @@ from brainlm_decode.descriptors.base import (
     check_timeseries,
 )
 from brainlm_decode.descriptors.templates import render_descriptor_text
+from brainlm_decode.descriptors.tr import check_t_r, fitted_t_r
 from brainlm_decode.plugins import get_plugin
 
 DEFAULT_FAMILIES = ("connectivity", "gradients", "graph", "ica")
@@ -154,14 +155,16 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
             "networks": list(
                 check_networks(self.networks, n_rois, owner=type(self).__name__)
             ),
-            "t_r": self.t_r,
+            "t_r": getattr(self, "t_r_", self.t_r),
             "random_state": self.random_state,
         }
         accepted = descriptor.get_params(deep=False)
         descriptor.set_params(**{k: v for k, v in shared.items() if k in accepted})
         return descriptor
 
-    def fit(self, X: Any, y: Any = None) -> FMRIDescriptorTransformer:
+    def fit(
+        self, X: Any, y: Any = None, t_r: float | None = None
+    ) -> FMRIDescriptorTransformer:
         """Fit every descriptor family and the normative model on training subjects.
 
         Parameters
@@ -170,6 +173,9 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
             Preprocessed ROI time series of the training subjects.
         y : None
             Ignored.
+        t_r : float or None, default=None
+            TR of ``X`` in seconds when it is not the ``t_r`` parameter (the
+            spectral features then use it); remembered as ``t_r_``.
 
         Returns
         -------
@@ -178,6 +184,7 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
         from brainlm_decode.descriptors.normative import NormativeModel
 
         self._validate_params()
+        self.t_r_ = fitted_t_r(type(self).__name__, t_r, self.t_r)
         series = check_timeseries(X, owner=type(self).__name__)
         check_preprocessed(series, owner=type(self).__name__)
         self.n_features_in_ = series[0].shape[1]
@@ -229,22 +236,29 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
             raw = raw.loc[:, list(self.feature_names_out_)]
         return raw
 
-    def transform_raw(self, X: Any) -> pd.DataFrame:
-        """Descriptors before normalisation (one row per subject)."""
+    def transform_raw(self, X: Any, t_r: float | None = None) -> pd.DataFrame:
+        """Descriptors before normalisation (one row per subject).
+
+        ``t_r``: TR of ``X``; a warning when it differs from ``t_r_``.
+        """
         check_is_fitted(self, ["descriptors_", "normative_"])
+        check_t_r(type(self).__name__, getattr(self, "t_r_", self.t_r), t_r, 4)
         series = check_timeseries(
             X, owner=type(self).__name__, n_rois=self.n_features_in_
         )
         check_preprocessed(series, owner=type(self).__name__)
         return self._raw(series)
 
-    def transform(self, X: Any) -> np.ndarray:
+    def transform(self, X: Any, t_r: float | None = None) -> np.ndarray:
         """z-scored descriptors against the norms learned in ``fit``.
 
         Parameters
         ----------
         X : list of ndarray of shape (n_timepoints, n_rois) or 3D array
             Preprocessed ROI time series.
+        t_r : float or None, default=None
+            TR of ``X`` (scikit-learn metadata); a warning when it differs from
+            the training TR ``t_r_``.
 
         Returns
         -------
@@ -255,7 +269,7 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
             for one subject is set to the norm (z = 0), so that downstream
             estimators receive finite numbers.
         """
-        raw = self.transform_raw(X)  # NotFittedError before fit
+        raw = self.transform_raw(X, t_r=t_r)  # NotFittedError before fit
         z = self.normative_.transform(raw)
         # a feature missing for one subject only (rare) is set to the norm, z = 0
         return z.fillna(0.0).to_numpy(dtype=np.float64)
@@ -265,19 +279,21 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
         check_is_fitted(self, "feature_names_out_")
         return self.feature_names_out_.copy()
 
-    def to_text(self, X: Any) -> list[str]:
+    def to_text(self, X: Any, t_r: float | None = None) -> list[str]:
         """One text per subject: a paragraph per family, from deterministic templates.
 
         Parameters
         ----------
         X : list of ndarray of shape (n_timepoints, n_rois) or 3D array
             Preprocessed ROI time series.
+        t_r : float or None, default=None
+            TR of ``X``; a warning when it differs from ``t_r_``.
 
         Returns
         -------
         list of str
         """
-        raw = self.transform_raw(X)  # NotFittedError before fit
+        raw = self.transform_raw(X, t_r=t_r)  # NotFittedError before fit
         z = self.normative_.transform(raw)
         families = [d.family for d in self.descriptors_]
         return [

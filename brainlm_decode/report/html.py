@@ -130,6 +130,14 @@ def _level_section(table: pd.DataFrame, level: str, top: int) -> str:
 def _viewer(img: Any, threshold: Any) -> str:
     from nilearn.plotting import view_img
 
+    if isinstance(threshold, str) and threshold == "auto":
+        # nilearn's "auto" (80th percentile of |values|, minus 1e-5) is negative
+        # for sparse maps (ROIs, MKDA maps): then show every non-zero voxel
+        values = np.abs(np.asarray(img.dataobj, dtype=np.float64))
+        values = values[np.isfinite(values)]
+        top = float(values.max()) if values.size else 0.0
+        auto = float(np.percentile(values, 80)) - 1e-5 if values.size else 0.0
+        threshold = auto if auto > 0 else (1e-6 * top if top > 0 else None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         page = view_img(img, threshold=threshold, title="input map").get_standalone()

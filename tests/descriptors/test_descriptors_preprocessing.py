@@ -221,8 +221,8 @@ def test_constant_rois_error_or_warn():
     series = [_rng_series(seed=i) for i in range(3)]
     series[1][:, 4] = 7.0
     with pytest.raises(ValueError, match=r"subject 1 has 1 constant .* indices \[4\]"):
-        ROITimeSeriesPreprocessor(t_r=2.0).fit(series)
-    prep = ROITimeSeriesPreprocessor(t_r=1.0, constant_rois="warn")
+        ROITimeSeriesPreprocessor(t_r=2.0, constant_rois="error").fit(series)
+    prep = ROITimeSeriesPreprocessor(t_r=1.0)  # default: warn
     with pytest.warns(UserWarning, match=r"constant .*\{1: \[4\]\}"):
         out = prep.fit_transform(series)
     assert np.all(out[1, :, 4] == 0)

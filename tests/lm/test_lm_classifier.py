@@ -99,6 +99,8 @@ def make_clf(tiny_causal_lm_dir: Any, tokenizer: Any, cohort: Any, **params: Any
         "batch_size": 8,
         "device": "cpu",
         "random_state": 0,
+        "head": "answer",
+        "verbose": 0,
     }
     return FMRILMClassifier(**{**defaults, **params})
 
@@ -440,3 +442,66 @@ def test_balanced_class_weight_lifts_the_rare_class(
         make_clf(tiny_causal_lm_dir, tokenizer, cohort, class_weight="auto").fit(
             X, y[rows]
         )
+
+
+def test_probe_head_frozen_backbone(tiny_causal_lm_dir, tokenizer, cohort):
+    from sklearn.metrics import roc_auc_score
+
+    y = cohort.phenotypes["diagnosis"].to_numpy()
+    clf = make_clf(tiny_causal_lm_dir, tokenizer, cohort, head="probe")
+    clf.fit(_split(cohort, TRAIN), y[TRAIN])
+    assert "instruction" not in clf.history_  # no Stage 3
+    assert set(clf.probes_) == {"target"}
+    proba = clf.predict_proba(_split(cohort, TEST))
+    assert proba.shape == (TEST.sum(), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert roc_auc_score(y[TEST] == "patient", proba[:, 1]) > 0.8
+    assert set(clf.predict(_split(cohort, TEST))) <= {"control", "patient"}
+    with pytest.raises(ValueError, match="no adapter to save"):
+        clf.save_adapter("unused")
+    assert FMRILMClassifier().head == "probe"  # the default
+    assert FMRILMClassifier().class_weight == "balanced"
+
+
+def test_early_stopping_keeps_best_epoch(tiny_causal_lm_dir, tokenizer, cohort):
+    y = cohort.phenotypes["diagnosis"].to_numpy()
+    clf = make_clf(
+        tiny_causal_lm_dir,
+        tokenizer,
+        cohort,
+        n_epochs=6,
+        validation_fraction=0.25,
+        n_iter_no_change=2,
+    ).fit(_split(cohort, TRAIN), y[TRAIN])
+    history = clf.history_["instruction"]
+    losses = history["validation_loss"]
+    assert len(history["loss"]) == len(losses) <= 6
+    assert history["best_epoch"][0] == int(np.argmin(losses))
+    assert len(losses) - 1 - history["best_epoch"][0] <= 2 or len(losses) == 6
+
+
+def test_training_tr_is_remembered_and_checked(tiny_causal_lm_dir, tokenizer, cohort):
+    y = cohort.phenotypes["diagnosis"].to_numpy()
+    clf = make_clf(tiny_causal_lm_dir, tokenizer, cohort, head="probe", t_r=2.0)
+    clf.fit(_split(cohort, TRAIN), y[TRAIN])
+    assert clf.t_r_ == 2.0
+    test = _split(cohort, TEST)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.predict_proba(test, t_r=2.0)  # same TR: silent
+    with pytest.warns(UserWarning, match=r"fitted on series at TR 2 s.*\[2.5\]"):
+        clf.predict_proba(test, t_r=2.5)
+
+
+def test_seed_ensemble_averages_seeds(tiny_causal_lm_dir, tokenizer, cohort):
+    from brainlm_decode.lm import SeedEnsembleClassifier
+
+    y = cohort.phenotypes["diagnosis"].to_numpy()
+    base = make_clf(tiny_causal_lm_dir, tokenizer, cohort, head="probe")
+    ens = SeedEnsembleClassifier(base, n_seeds=2, random_state=3, verbose=0)
+    ens.fit(_split(cohort, TRAIN), y[TRAIN])
+    assert [m.random_state for m in ens.estimators_] == [3, 4]
+    test = _split(cohort, TEST)
+    expected = np.mean([m.predict_proba(test) for m in ens.estimators_], axis=0)
+    np.testing.assert_allclose(ens.predict_proba(test), expected)
+    assert list(ens.classes_) == ["control", "patient"]

@@ -42,6 +42,7 @@ _SCRIPT = textwrap.dedent(
         backbone=HFBackbone(lm_dir),
         networks=cohort.networks,
         paradigms=("single",),
+        head="answer",
         lora=True,
         lora_dropout=0.0,  # dropout masks differ with the process count
         n_epochs=3,

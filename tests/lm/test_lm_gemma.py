@@ -40,6 +40,7 @@ def test_gemma_lora_step_and_prediction():
         tokenizer=tokenizer,
         backbone="gemma-3-270m",
         networks=cohort.networks,
+        head="answer",
         paradigms=("single",),
         n_epochs=1,
         batch_size=2,

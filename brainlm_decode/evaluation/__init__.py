@@ -1,0 +1,39 @@
+"""Honest evaluation: estimators compared on identical folds, with baselines.
+
+- :func:`compare_estimators`: repeated stratified K-fold, group K-fold or
+  leave-one-group-out (site-held-out) CV of any scikit-learn estimators on the
+  same splits; per-split scores, mean +- sd, stratified-bootstrap CIs,
+  permutation p-values and paired differences against a reference
+  (:class:`ComparisonResult`: ``summary``, ``to_markdown``, ``plot``).
+- Baselines users expect on ROI time series: :func:`tangent_baseline`,
+  :func:`correlation_baseline` (nilearn ``ConnectivityMeasure`` + logistic
+  regression) and :func:`descriptor_baseline` (descriptors + logistic
+  regression).
+- Pieces: :func:`make_splits`, :mod:`~brainlm_decode.evaluation.stats`
+  (:func:`bootstrap_indices`, :func:`percentile_ci`, :func:`permutation_pvalue`).
+"""
+
+from __future__ import annotations
+
+from brainlm_decode._lazy import attach
+
+_LAZY = {
+    "compare_estimators": "compare",
+    "ComparisonResult": "result",
+    "make_splits": "splits",
+    "Split": "splits",
+    "CV_NAMES": "splits",
+    "METRICS": "stats",
+    "score": "stats",
+    "binary_auc": "stats",
+    "bootstrap_indices": "stats",
+    "percentile_ci": "stats",
+    "permutation_pvalue": "stats",
+    "tangent_baseline": "baselines",
+    "correlation_baseline": "baselines",
+    "descriptor_baseline": "baselines",
+}
+
+__all__ = sorted(_LAZY)
+
+__getattr__, __dir__ = attach(__name__, _LAZY)

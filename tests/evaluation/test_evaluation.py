@@ -1,0 +1,186 @@
+"""compare_estimators, its statistics (against hand-computed cases) and baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.metrics import roc_auc_score
+
+from brainlm_decode.evaluation import (
+    ComparisonResult,
+    binary_auc,
+    bootstrap_indices,
+    compare_estimators,
+    make_splits,
+    percentile_ci,
+    permutation_pvalue,
+    score,
+)
+
+
+@pytest.fixture(scope="module")
+def data() -> tuple[np.ndarray, np.ndarray]:
+    return make_classification(80, n_features=10, n_informative=4, random_state=0)
+
+
+def test_binary_auc_matches_sklearn_with_ties() -> None:
+    rng = np.random.RandomState(0)
+    y = rng.randint(0, 2, 50)
+    value = rng.randint(0, 5, 50).astype(float)  # many ties
+    assert binary_auc(y, value) == pytest.approx(roc_auc_score(y, value))
+    assert np.isnan(binary_auc([1, 1], [0.2, 0.3]))
+
+
+def test_hand_computed_statistics() -> None:
+    # 3 of 4 (positive, negative) pairs ordered correctly
+    assert score("roc_auc", [0, 0, 1, 1], [0, 1, 0, 1], [0.1, 0.6, 0.4, 0.9]) == 0.75
+    assert score("balanced_accuracy", [0, 0, 0, 1], [0, 0, 1, 1]) == pytest.approx(
+        (2 / 3 + 1) / 2
+    )
+    # (1 + #{null >= 0.8}) / (1 + 4) = (1 + 1) / 5
+    assert permutation_pvalue(0.8, [0.5, 0.9, 0.6, 0.7]) == 0.4
+    assert permutation_pvalue(1.0, [0.1] * 9) == 0.1
+    assert percentile_ci(np.arange(101), 0.9) == (5.0, 95.0)
+
+
+def test_bootstrap_is_stratified_and_seeded() -> None:
+    strata = np.array([0] * 5 + [1] * 3)
+    idx = bootstrap_indices(200, strata, random_state=1)
+    assert idx.shape == (200, 8)
+    assert (strata[idx].sum(axis=1) == 3).all()  # class counts kept
+    np.testing.assert_array_equal(idx, bootstrap_indices(200, strata, random_state=1))
+
+
+def test_splits_repeated_group_logo() -> None:
+    y = np.array([0, 1] * 12)
+    splits = make_splits(24, y, n_splits=4, n_repeats=3, random_state=0)
+    assert len(splits) == 12
+    for r in range(3):
+        tests = np.concatenate([s.test for s in splits if s.repeat == r])
+        np.testing.assert_array_equal(np.sort(tests), np.arange(24))
+    assert not np.array_equal(splits[0].test, splits[4].test)  # reseeded repeat
+    groups = np.repeat(["a", "b", "c", "d"], 6)
+    for cv in ("group", "logo"):
+        for s in make_splits(24, y, cv=cv, n_splits=2, n_repeats=2, groups=groups):
+            assert not set(groups[s.train]) & set(groups[s.test])
+    assert len(make_splits(24, y, cv="logo", n_repeats=5, groups=groups)) == 4
+    with pytest.raises(ValueError, match="groups"):
+        make_splits(24, y, cv="group")
+    with pytest.raises(ValueError, match="'cv'"):
+        make_splits(24, y, cv="nope")
+
+
+def test_compare_estimators_summary_and_differences(data) -> None:
+    X, y = data
+    result = compare_estimators(
+        {"dummy": DummyClassifier(), "logistic": LogisticRegression()},
+        X,
+        y,
+        n_repeats=2,
+        n_bootstrap=300,
+        n_permutations=19,
+        permutation={"dummy": "fixed"},
+        verbose=0,
+    )
+    assert isinstance(result, ComparisonResult)
+    assert len(result.scores) == 2 * 10 * 2  # estimators x splits x metrics
+    table = result.summary().set_index(["estimator", "metric"])
+    dummy, logistic = (
+        table.loc[("dummy", "roc_auc")],
+        table.loc[("logistic", "roc_auc")],
+    )
+    assert dummy["mean"] == 0.5 and np.isnan(dummy["diff_mean"])
+    assert logistic["mean"] > 0.8
+    assert logistic["ci_low"] <= logistic["pooled"] <= logistic["ci_high"]
+    assert logistic["p_value"] == pytest.approx(0.05)  # best of 1 + 19
+    assert logistic["permutation"] == "refit" and dummy["permutation"] == "fixed"
+    assert logistic["diff_ci_low"] > 0  # clearly better than the reference
+    per_fold = result.scores.query("metric == 'roc_auc'").pivot_table(
+        index=["repeat", "fold"], columns="estimator", values="score"
+    )
+    expected = (per_fold["logistic"] - per_fold["dummy"]).mean()
+    assert logistic["diff_mean"] == pytest.approx(expected)
+    markdown = result.to_markdown()
+    assert markdown.count("\n") == 1 + 4 and "Δ vs dummy" in markdown
+    preds = result.predictions
+    assert set(preds.columns) >= {"estimator", "repeat", "subject", "y_pred", "value"}
+    assert len(preds) == 2 * 2 * len(y)
+
+
+def test_fixed_permutation_matches_hand_loop(data) -> None:
+    X, y = data
+    result = compare_estimators(
+        {"logistic": LogisticRegression()},
+        X,
+        y,
+        scoring="roc_auc",
+        n_bootstrap=10,
+        n_permutations=30,
+        permutation="fixed",
+        random_state=3,
+        verbose=0,
+    )
+    preds = result.predictions
+    rng = np.random.RandomState(3)
+    observed = binary_auc(y, preds["value"])
+    null = [binary_auc(y[rng.permutation(len(y))], preds["value"]) for _ in range(30)]
+    assert result.summary()["p_value"][0] == pytest.approx(
+        permutation_pvalue(observed, null)
+    )
+
+
+def test_group_cv_and_regression() -> None:
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 3))
+    y = X[:, 0] + 0.1 * rng.normal(size=40)
+    groups = np.repeat(np.arange(4), 10)
+    result = compare_estimators(
+        {"ridge": Ridge()}, X, y, cv="logo", groups=groups, n_bootstrap=50, verbose=0
+    )
+    table = result.summary().set_index("metric")
+    assert set(table.index) == {"r2", "neg_mean_absolute_error"}
+    assert table.loc["r2", "n_splits"] == 4 and table.loc["r2", "mean"] > 0.9
+
+
+def test_bad_arguments(data) -> None:
+    X, y = data
+    with pytest.raises(TypeError, match="dict"):
+        compare_estimators([LogisticRegression()], X, y)
+    with pytest.raises(ValueError, match="scoring"):
+        compare_estimators({"a": LogisticRegression()}, X, y, scoring="auc")
+    with pytest.raises(ValueError, match="reference"):
+        compare_estimators({"a": LogisticRegression()}, X, y, reference="b")
+    with pytest.raises(ValueError, match="permutation"):
+        compare_estimators({"a": LogisticRegression()}, X, y, permutation="x")
+
+
+def test_plot(data) -> None:
+    pytest.importorskip("matplotlib")
+    X, y = data
+    result = compare_estimators(
+        {"logistic": LogisticRegression()}, X, y, n_bootstrap=20, verbose=0
+    )
+    ax = result.plot()
+    assert ax.get_xlabel().startswith("roc_auc")
+
+
+def test_connectivity_baselines_on_series() -> None:
+    from brainlm_decode.datasets import make_fmri_cohort
+    from brainlm_decode.evaluation import correlation_baseline, tangent_baseline
+
+    cohort = make_fmri_cohort(n_subjects=24, n_rois=8, n_timepoints=80, random_state=0)
+    y = (cohort.phenotypes["diagnosis"] != "control").to_numpy()
+    result = compare_estimators(
+        {"tangent": tangent_baseline(), "correlation": correlation_baseline()},
+        list(cohort.timeseries),
+        y,
+        n_splits=3,
+        n_bootstrap=20,
+        verbose=0,
+    )
+    assert isinstance(result.summary(), pd.DataFrame)
+    assert result.summary()["mean"].between(0, 1).all()
