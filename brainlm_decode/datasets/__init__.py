@@ -24,6 +24,8 @@ load_abide_pcp
     ABIDE-I PCP (C-PAC) ROI time series, CC200 or Harvard-Oxford, per-site TR.
 load_abide_pitt
     ABIDE-I PITT DPARSF AAL116 ROI time series.
+load_network_labels
+    Packaged ROI -> Yeo-7 network tables (``"cc200"``, ``"ho"``, ``"aal116"``).
 
 Synthetic data
 --------------
@@ -60,6 +62,10 @@ from brainlm_decode.datasets.cognitive_atlas import (
     COGNITIVE_ATLAS_FILES,
     fetch_cognitive_atlas_snapshot,
 )
+from brainlm_decode.datasets.networks import (
+    available_network_tables,
+    load_network_labels,
+)
 from brainlm_decode.datasets.synthetic import make_fmri_cohort, make_studies_collection
 
 __all__ = [
@@ -71,6 +77,7 @@ __all__ = [
     "YEO7_NETWORKS",
     "ChecksumError",
     "DataUnavailableError",
+    "available_network_tables",
     "fetch_atlas_difumo",
     "fetch_atlas_schaefer_tian",
     "fetch_cognitive_atlas_snapshot",
@@ -79,6 +86,7 @@ __all__ = [
     "get_data_dir",
     "load_abide_pcp",
     "load_abide_pitt",
+    "load_network_labels",
     "make_fmri_cohort",
     "make_studies_collection",
     "parse_network_names",
