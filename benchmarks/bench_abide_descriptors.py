@@ -272,7 +272,9 @@ def main() -> None:
             "atlas_aal.nii.gz and labels_aal.csv"
         )
         return
-    networks = aal116_networks(aal_dir)
+    from brainlm_decode.datasets import load_network_labels
+
+    networks = load_network_labels("aal116")  # = aal116_networks(aal_dir)
     counts = pd.Series(networks).value_counts()
     print("AAL116 -> Yeo-7 (majority overlap, >= 50% of the region in the Yeo mask):")
     print("  " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -255,7 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     threadpool_limits(limits=args.threads)  # BLAS / OpenMP of numpy, scipy, sklearn
-    networks = abide.aal116_networks(aal_dir)
+    from brainlm_decode.datasets import load_network_labels
+
+    networks = load_network_labels("aal116")  # = abide.aal116_networks(aal_dir)
     series, pheno = abide.load()
     labels = pd.DataFrame(
         {

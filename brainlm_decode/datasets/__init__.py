@@ -18,6 +18,15 @@ fetch_atlas_schaefer_tian
 fetch_cognitive_atlas_snapshot
     Cognitive Atlas JSON export (tasks, concepts, domains, assertions).
 
+Local loaders (nothing downloaded)
+----------------------------------
+load_abide_pcp
+    ABIDE-I PCP (C-PAC) ROI time series, CC200 or Harvard-Oxford, per-site TR.
+load_abide_pitt
+    ABIDE-I PITT DPARSF AAL116 ROI time series.
+load_network_labels
+    Packaged ROI -> Yeo-7 network tables (``"cc200"``, ``"ho"``, ``"aal116"``).
+
 Synthetic data
 --------------
 make_studies_collection
@@ -35,6 +44,12 @@ from brainlm_decode.datasets._fetch import (
     fetch_registered,
     get_data_dir,
 )
+from brainlm_decode.datasets.abide import (
+    ABIDE_PCP_ATLASES,
+    load_abide_pcp,
+    load_abide_pitt,
+    read_abide_phenotypes,
+)
 from brainlm_decode.datasets.atlases import (
     SUBCORTEX_NETWORK,
     YEO7_NETWORKS,
@@ -47,9 +62,14 @@ from brainlm_decode.datasets.cognitive_atlas import (
     COGNITIVE_ATLAS_FILES,
     fetch_cognitive_atlas_snapshot,
 )
+from brainlm_decode.datasets.networks import (
+    available_network_tables,
+    load_network_labels,
+)
 from brainlm_decode.datasets.synthetic import make_fmri_cohort, make_studies_collection
 
 __all__ = [
+    "ABIDE_PCP_ATLASES",
     "COGNITIVE_ATLAS_FILES",
     "DATA_DIR_ENV_VAR",
     "FILE_REGISTRY",
@@ -57,14 +77,19 @@ __all__ = [
     "YEO7_NETWORKS",
     "ChecksumError",
     "DataUnavailableError",
+    "available_network_tables",
     "fetch_atlas_difumo",
     "fetch_atlas_schaefer_tian",
     "fetch_cognitive_atlas_snapshot",
     "fetch_file",
     "fetch_registered",
     "get_data_dir",
+    "load_abide_pcp",
+    "load_abide_pitt",
+    "load_network_labels",
     "make_fmri_cohort",
     "make_studies_collection",
     "parse_network_names",
+    "read_abide_phenotypes",
     "read_label_lut",
 ]

@@ -144,7 +144,11 @@ def stack_timeseries(
 
 
 def check_networks(networks: Any, n_rois: int, *, owner: str) -> np.ndarray:
-    """Network name per ROI, validated against the ROI count."""
+    """Network name per ROI (or a packaged table name), checked against the ROI count."""
+    if isinstance(networks, str):
+        from brainlm_decode.datasets.networks import load_network_labels
+
+        networks = load_network_labels(networks)
     if networks is None:
         raise ValueError(
             f"The 'networks' parameter of {owner} must give one network name per ROI "

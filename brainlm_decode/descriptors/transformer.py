@@ -72,9 +72,11 @@ class FMRIDescriptorTransformer(TransformerMixin, BaseBrainLMEstimator):
     descriptors : sequence of str or Descriptor, default=("connectivity", \
 "gradients", "graph", "ica")
         ``brainlm_decode.descriptors`` plugin names or instances.
-    networks : sequence of str or None, default=None
+    networks : str, sequence of str or None, default=None
         Yeo-7 network name per ROI (e.g. parsed from Schaefer labels with
-        :func:`brainlm_decode.datasets.parse_network_names`); required.
+        :func:`brainlm_decode.datasets.parse_network_names`), or the name of a
+        packaged table (``"cc200"``, ``"ho"``, ``"aal116"``, see
+        :func:`brainlm_decode.datasets.load_network_labels`); required.
     t_r : float, default=2.0
         Repetition time of the (preprocessed) series, for spectral measures.
     normative_method : {"mean_std", "median_mad"}, default="mean_std"

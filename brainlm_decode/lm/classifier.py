@@ -56,8 +56,9 @@ _SHARED_DOC = """
         pooled per network x patch (CPU default), per contiguous ROI group x
         patch, one per ROI (the paper's patch-160), or every ROI x patch (the
         paper's patch-32; GPU).
-    networks : list of str or None, default=None
-        Network of each ROI for ``"network"`` (default: ``descriptors.networks``).
+    networks : str, list of str or None, default=None
+        Network of each ROI for ``"network"``, or a packaged table name such as
+        ``"cc200"`` (default: ``descriptors.networks``).
     n_token_groups : int, default=8
         Groups of the ``"parcel_groups"`` layout.
     block_causal : bool, default=True

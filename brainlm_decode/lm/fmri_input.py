@@ -125,6 +125,10 @@ def _network_groups(
             "FMRIDescriptorTransformer with 'networks' as 'descriptors', or use "
             "token_layout='parcel_groups'."
         )
+    if isinstance(networks, str):  # a packaged table name, e.g. "cc200"
+        from brainlm_decode.datasets.networks import load_network_labels
+
+        networks = load_network_labels(networks)
     names = np.asarray([str(n) for n in networks])
     if names.shape != (n_rois,):
         raise ValueError(
