@@ -547,7 +547,6 @@ def _timeseries_cases() -> list[Case]:
         "string": ("abc", "'X'"),
         "list of strings": (["a", "b"], "X"),
         "NaN series": ([np.full((160, 5), np.nan)], "NaN"),
-        "constant ROI": ([np.c_[_series(n_rois=4), np.ones(160)]], "constant"),
         "5 points": ([_series(5, 4)], "time point"),
         "1D series": ([np.zeros(160)], "X"),
         "complex series": ([_series().astype(complex)], "X"),
@@ -560,6 +559,16 @@ def _timeseries_cases() -> list[Case]:
         )
         for k, (v, m) in bad_X.items()
     ]
+    constant = [np.c_[_series(n_rois=4), np.ones(160)]]  # the default only warns
+    cases.append(
+        Case(
+            "ROITimeSeriesPreprocessor.fit_transform constant ROI (error)",
+            lambda p, v=constant: ROITimeSeriesPreprocessor(
+                t_r=2.0, constant_rois="error"
+            ).fit_transform(v),
+            "constant",
+        )
+    )
     cases += [
         Case(
             f"resample_timeseries {k}",
