@@ -69,6 +69,18 @@ def test_cli_writes_report(motor_path, tmp_path, capsys):
     assert "Report written" in capsys.readouterr().err
 
 
+def test_report_of_a_sparse_map(decoder):
+    """An MKDA map is zero in most voxels: nilearn's "auto" threshold would be
+    negative there and view_img refuses it; the viewer shows the non-zero voxels."""
+    from brainlm_decode.imaging import mkda_map
+
+    img = mkda_map([[-38, -22, 56], [38, -22, 56]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        page = decoder.report(img, n_explain=0)
+    assert "<iframe" in page and 'id="level-task"' in page
+
+
 def test_bad_options(decoder, motor_path):
     with pytest.raises(ValueError, match="top"):
         decoder.report(motor_path, top=0)
