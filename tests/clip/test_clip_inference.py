@@ -94,3 +94,31 @@ def test_bad_shape_and_corrupted_weights(tmp_path):
     (folder / "model.safetensors").write_bytes(b"garbage")
     with pytest.raises(ValueError, match="checksum"):
         LazyCLIPModel(folder)
+
+
+def test_pretrained_decoder_numpy_matches_torch_forward(monkeypatch):
+    """The shipped decoder decodes (NumPy) as its torch module would, to ~1e-7."""
+    from nilearn.datasets import load_sample_motor_activation_image
+
+    from brainlm_decode import CLIPDecoder
+    from brainlm_decode.clip import inference
+    from brainlm_decode.decode.persistence import list_pretrained
+
+    if not list_pretrained():
+        pytest.skip("no pretrained bundle")
+    decoder = CLIPDecoder.from_pretrained()
+    assert type(decoder.model_) is LazyCLIPModel
+    with pytest.warns(UserWarning, match="resampled"):
+        emb = decoder.embed_imgs(load_sample_motor_activation_image())
+    got = decoder.decode_embeddings(emb)
+    assert not decoder.model_.loaded  # decoding built no torch module
+    monkeypatch.setattr(inference, "_weights", lambda model: None)  # torch forward
+    ref = decoder.decode_embeddings(emb)
+    assert decoder.model_.loaded
+    for name, values in got.items():
+        if name == "similarity":  # cosines, some near 0
+            np.testing.assert_allclose(values, ref[name], rtol=0, atol=1e-6)
+        else:  # probabilities
+            np.testing.assert_allclose(values, ref[name], rtol=1e-5, atol=1e-12)
+        order = np.argsort(-ref[name][0])[:10]
+        np.testing.assert_array_equal(np.argsort(-values[0])[:10], order)
