@@ -21,6 +21,10 @@ Cases:
   its ``save``) with ``CorrelationDecoder.load`` and runs ``transform`` on the same
   map.
 
+``--baseline-tree DIR`` also times ``import brainlm_decode`` and the decode with
+another source tree of the package on ``PYTHONPATH`` (for example ``git archive``
+of an earlier commit), in the same interleaved runs, for a before / after ratio.
+
 Run (``--no-nimare`` skips the NiMARE cases and the fit, which takes a minute)::
 
     OMP_NUM_THREADS=1 python benchmarks/bench_cold_cli.py [--repeats 7]
@@ -43,6 +47,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+DECODE = "brainlm-decode decode MAP --top 5 --json"
 HEAVY = ("torch", "transformers", "nimare", "matplotlib", "nilearn", "sklearn")
 
 NIMARE_DECODE = """
@@ -54,8 +59,10 @@ print(table.sort_values(table.columns[0], ascending=False).head(5).to_json())
 """
 
 
-def _env() -> dict[str, str]:
+def _env(pythonpath: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env.setdefault(name, "1")
     env.setdefault("MPLBACKEND", "Agg")
@@ -63,11 +70,11 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run_once(argv: list[str]) -> tuple[float, float]:
+def run_once(argv: list[str], pythonpath: str | None = None) -> tuple[float, float]:
     """Wall and CPU seconds of one fresh process running ``argv``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    out = subprocess.run(argv, capture_output=True, text=True, env=_env())
+    out = subprocess.run(argv, capture_output=True, text=True, env=_env(pythonpath))
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
@@ -112,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--no-nimare", action="store_true")
     parser.add_argument("--tag", default="", help="label stored with the results")
+    parser.add_argument(
+        "--baseline-tree",
+        default=None,
+        help="another source tree of brainlm_decode (e.g. a checkout of an earlier "
+        "commit): its import and decode are timed too, in the same run",
+    )
     args = parser.parse_args(argv)
     if args.repeats < 5:
         parser.error("--repeats must be at least 5")
@@ -127,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             "python -c pass": [py, "-c", "pass"],
             "import brainlm_decode": [py, "-c", "import brainlm_decode"],
             "import brainlm_decode.cli": [py, "-c", "import brainlm_decode.cli"],
-            "brainlm-decode decode MAP --top 5 --json": [
+            DECODE: [
                 py,
                 "-m",
                 "brainlm_decode.cli",
@@ -138,6 +151,12 @@ def main(argv: list[str] | None = None) -> int:
                 "--json",
             ],
         }
+        paths: dict[str, str | None] = dict.fromkeys(cases)
+        if args.baseline_tree:
+            tree = str(Path(args.baseline_tree).resolve())
+            for name in ("import brainlm_decode", DECODE):
+                cases[f"{name} [baseline tree]"] = cases[name]
+                paths[f"{name} [baseline tree]"] = tree
         if not args.no_nimare:
             print("fitting NiMARE's CorrelationDecoder once (not timed) ...")
             pickle = _fit_nimare(folder)
@@ -149,13 +168,13 @@ def main(argv: list[str] | None = None) -> int:
                 str(pickle),
                 str(motor),
             ]
-        for argv_ in cases.values():  # warm-up, discarded
-            run_once(argv_)
+        for name, argv_ in cases.items():  # warm-up, discarded
+            run_once(argv_, paths.get(name))
         walls: dict[str, list[float]] = {name: [] for name in cases}
         cpus: dict[str, list[float]] = {name: [] for name in cases}
         for _ in range(args.repeats):
             for name, argv_ in cases.items():
-                wall, cpu = run_once(argv_)
+                wall, cpu = run_once(argv_, paths.get(name))
                 walls[name].append(wall)
                 cpus[name].append(cpu)
         decode_modules = modules_loaded(
@@ -181,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{name:<62}{w['median']:>8.3f} [{w['min']:.3f}-{w['max']:.3f}]"
             f"{c['median']:>14.3f}"
         )
-    ours = rows["brainlm-decode decode MAP --top 5 --json"]["wall_s"]["median"]
+    ours = rows[DECODE]["wall_s"]["median"]
     ours_import = rows["import brainlm_decode"]["wall_s"]["median"]
     if not args.no_nimare:
         nimare_decode = rows[
@@ -192,6 +211,13 @@ def main(argv: list[str] | None = None) -> int:
             f"ratio NiMARE cold decode / brainlm-decode cold decode: "
             f"{nimare_decode / ours:.1f}x; import nimare / import brainlm_decode: "
             f"{nimare_import / ours_import:.1f}x (wall medians)"
+        )
+    if args.baseline_tree:
+        before = rows[f"{DECODE} [baseline tree]"]
+        lines.append(
+            f"decode, this tree / baseline tree: wall "
+            f"{ours / before['wall_s']['median']:.2f}, CPU "
+            f"{rows[DECODE]['cpu_s']['median'] / before['cpu_s']['median']:.2f}"
         )
     lines.append(
         f"heavy packages loaded by a decode: {', '.join(decode_modules) or 'none'}"

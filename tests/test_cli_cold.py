@@ -57,3 +57,26 @@ def test_cold_decode_skips_torch_nimare_matplotlib(tmp_path):
     payload = json.loads(stdout)
     assert [len(payload[level]) for level in ("task", "concept", "domain")] == [5] * 3
     assert payload["task"][0]["name"] == "motor fMRI task paradigm"
+
+
+@pytest.mark.skipif(not list_pretrained(), reason="no pretrained bundle")
+def test_decode_restores_the_garbage_collector(tmp_path, capsys):
+    import gc
+
+    import numpy as np
+
+    from brainlm_decode.cli import main
+    from brainlm_decode.imaging import mkda_map
+
+    path = tmp_path / "map.nii.gz"
+    mkda_map(np.array([[-38, -22, 56]])).to_filename(path)
+    assert gc.isenabled()
+    assert main(["decode", str(path), "--json", "--top", "2"]) == 0
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert main(["decode", str(path), "--json", "--top", "2"]) == 0
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert capsys.readouterr().out.count('"task"') == 2
