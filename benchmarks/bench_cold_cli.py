@@ -71,10 +71,20 @@ def _env(pythonpath: str | None = None) -> dict[str, str]:
 
 
 def run_once(argv: list[str], pythonpath: str | None = None) -> tuple[float, float]:
-    """Wall and CPU seconds of one fresh process running ``argv``."""
+    """Wall and CPU seconds of one fresh process running ``argv``.
+
+    The process runs in a neutral folder (``python -c`` and ``-m`` put the working
+    directory first on ``sys.path``), so that ``PYTHONPATH`` picks the tree.
+    """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    out = subprocess.run(argv, capture_output=True, text=True, env=_env(pythonpath))
+    out = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        env=_env(pythonpath),
+        cwd=tempfile.gettempdir(),
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
@@ -90,7 +100,11 @@ def modules_loaded(argv_code: str) -> list[str]:
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=_env()
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=tempfile.gettempdir(),
     )
     last = out.stderr.strip().splitlines()[-1] if out.stderr.strip() else ""
     return [m for m in last.split(",") if m]
