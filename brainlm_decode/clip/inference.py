@@ -70,6 +70,7 @@ class LazyCLIPModel:
         self.config: dict[str, Any] = dict(config["model"])
         self.weights: dict[str, np.ndarray] = load_file(str(weights))
         self._module: Any = None
+        self._float64: dict[str, np.ndarray] | None = None
 
     @property
     def normalize_inputs(self) -> bool:
@@ -139,10 +140,20 @@ def load_clip_lazy(folder: str | os.PathLike) -> LazyCLIPModel:
     return LazyCLIPModel(folder)
 
 
+def _float64(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {
+        name: np.asarray(value, dtype=np.float64)
+        for name, value in weights.items()
+        if name.startswith("image_tower.")
+    }
+
+
 def _weights(model: Any) -> dict[str, np.ndarray] | None:
-    """Float32 weights of the image tower, or None when NumPy cannot run it."""
+    """Image tower weights as float64, or None when NumPy cannot run the tower."""
     if type(model) is LazyCLIPModel and not model.loaded:
-        return model.weights
+        if model._float64 is None:  # the weights cannot change before loading
+            model._float64 = _float64(model.weights)
+        return model._float64
     if type(model) is LazyCLIPModel:
         model = model.materialize()
     from brainlm_decode.clip.model import CLIPModel
@@ -153,11 +164,9 @@ def _weights(model: Any) -> dict[str, np.ndarray] | None:
 
     if model.logit_scale.dtype != torch.float32:
         return None
-    return {
-        name: tensor.detach().cpu().numpy()
-        for name, tensor in model.state_dict().items()
-        if name.startswith("image_tower.")
-    }
+    return _float64(
+        {name: t.detach().cpu().numpy() for name, t in model.state_dict().items()}
+    )
 
 
 def _normalize(x: np.ndarray) -> np.ndarray:
@@ -172,18 +181,16 @@ def _gelu(x: np.ndarray) -> np.ndarray:
 
 
 def _linear(x: np.ndarray, w: dict[str, np.ndarray], name: str) -> np.ndarray:
-    out = x @ w[f"{name}.weight"].astype(np.float64).T
+    out = x @ w[f"{name}.weight"].T
     bias = w.get(f"{name}.bias")
-    return out if bias is None else out + bias.astype(np.float64)
+    return out if bias is None else out + bias
 
 
 def _layer_norm(x: np.ndarray, w: dict[str, np.ndarray], name: str) -> np.ndarray:
     centred = x - x.mean(axis=1, keepdims=True)
     var = np.mean(centred * centred, axis=1, keepdims=True)
     out = centred / np.sqrt(var + LAYER_NORM_EPS)
-    return out * w[f"{name}.weight"].astype(np.float64) + w[f"{name}.bias"].astype(
-        np.float64
-    )
+    return out * w[f"{name}.weight"] + w[f"{name}.bias"]
 
 
 def _image_tower(x: np.ndarray, weights: dict[str, np.ndarray]) -> np.ndarray:
