@@ -110,3 +110,20 @@ def test_package_data_ships_the_snapshot() -> None:
     for name in ("manifest.json", "cognitive_atlas.json.gz"):
         path = f"data/cognitive_atlas/{name}"
         assert any(fnmatch.fnmatch(path, p) for p in patterns), patterns
+
+
+def test_pretrained_decoder_names_its_ontology_snapshot() -> None:
+    """The bundle's ontology (names, ids, links) says which export it comes from,
+    and those equal the shipped snapshot's."""
+    from brainlm_decode.decode.persistence import list_pretrained
+
+    if not list_pretrained():
+        pytest.skip("the pretrained bundle is not built in this checkout")
+    from brainlm_decode import CLIPDecoder
+
+    atlas = CLIPDecoder.from_pretrained().ontology_
+    snapshot = resolve_ontology(None)
+    assert atlas.metadata["version"] == snapshot.metadata["version"]
+    assert atlas.metadata["license"] == "CC BY-SA 3.0"
+    assert list(atlas.task_ids) == list(snapshot.task_ids)
+    assert (atlas.task_concept_matrix != snapshot.task_concept_matrix).nnz == 0
