@@ -97,6 +97,11 @@ def bundle_ontology_metadata(atlas: object) -> dict:
     return {**snapshot.metadata, "content": "names, ids and links (no definitions)"}
 
 
+def bundle_ontology_source(metadata: dict) -> str:
+    """The ``source`` of the bundle's ontology: the export, never a local path."""
+    return f"Cognitive Atlas JSON export {metadata['version']}"
+
+
 def write_ontology_metadata(folder: Path) -> None:
     """Set the provenance of an existing bundle's ontology; refresh its manifest."""
     from brainlm_decode._io import atomic_write_text, sha256_file
@@ -106,6 +111,7 @@ def write_ontology_metadata(folder: Path) -> None:
     atlas.metadata = bundle_ontology_metadata(atlas)
     data = json.loads((folder / "ontology.json").read_text())
     data["metadata"] = atlas.metadata
+    data["source"] = bundle_ontology_source(atlas.metadata)
     atomic_write_text(
         folder / "ontology.json", json.dumps(data, indent=1, ensure_ascii=False)
     )
@@ -142,6 +148,7 @@ def main() -> None:
     studies, coords = load_neuroquery(SHARED / "neuroquery")
     atlas = load_cognitive_atlas_dump(SHARED / "cognitive_atlas")
     atlas.metadata = bundle_ontology_metadata(atlas)
+    atlas.source = bundle_ontology_source(atlas.metadata)  # no path of this machine
     encoder = MiniLMEncoder(cache_dir=args.cache_dir, device="cpu", verbose=1)
     space = MNIParcelSpace(n_parcels=512, random_state=0, n_jobs=2).fit()
     decoder = CLIPDecoder(
