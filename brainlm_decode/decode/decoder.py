@@ -20,11 +20,13 @@ from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from brainlm_decode.base import (
+    DEPRECATED,
     BaseBrainLMEstimator,
     Interval,
     Options,
     Satisfies,
     fill_doc,
+    renamed,
 )
 from brainlm_decode.decode._inputs import (
     LEVELS,
@@ -93,8 +95,9 @@ class CLIPDecoder(BaseBrainLMEstimator):
         AdamW learning rate.
     weight_decay : float, default=0.1
         AdamW weight decay.
-    max_epochs : int, default=50
-        Maximum number of training epochs.
+    n_epochs : int, default=50
+        Maximum number of training epochs (early stopping may stop sooner);
+        formerly ``max_epochs``.
     patience : int, default=10
         Early stopping patience on the validation loss.
     dropout : float, default=0.5
@@ -117,6 +120,9 @@ class CLIPDecoder(BaseBrainLMEstimator):
         Contrastive batch size (NiCLIP: 128).
     %(random_state)s
     %(verbose)s
+    max_epochs : int or "deprecated", default="deprecated"
+        Deprecated name of ``n_epochs`` (FutureWarning in ``fit``); removed in
+        the next release.
 
     Attributes
     ----------
@@ -166,7 +172,8 @@ class CLIPDecoder(BaseBrainLMEstimator):
         "embed_dim": [Interval(int, 1, None)],
         "learning_rate": [Interval(float, 0, None, closed="neither")],
         "weight_decay": [Interval(float, 0, None)],
-        "max_epochs": [Interval(int, 1, None)],
+        "n_epochs": [Interval(int, 1, None)],
+        "max_epochs": [Interval(int, 1, None), Options(DEPRECATED)],
         "patience": [Interval(int, 1, None), None],
         "dropout": [Interval(float, 0, 1, closed="left")],
         "validation_fraction": [Interval(float, 0, 1, closed="neither")],
@@ -187,7 +194,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         embed_dim: int = 512,
         learning_rate: float = 5e-4,
         weight_decay: float = 0.1,
-        max_epochs: int = 50,
+        n_epochs: int = 50,
         patience: int | None = 10,
         dropout: float = 0.5,
         validation_fraction: float = 0.1,
@@ -199,6 +206,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         batch_size: int = 128,
         random_state: Any = None,
         verbose: int = 0,
+        max_epochs: int | str = DEPRECATED,
     ) -> None:
         self.text_encoder = text_encoder
         self.image_space = image_space
@@ -209,7 +217,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         self.embed_dim = embed_dim
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
-        self.max_epochs = max_epochs
+        self.n_epochs = n_epochs
         self.patience = patience
         self.dropout = dropout
         self.validation_fraction = validation_fraction
@@ -221,6 +229,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         self.batch_size = batch_size
         self.random_state = random_state
         self.verbose = verbose
+        self.max_epochs = max_epochs
 
     def __sklearn_tags__(self) -> Any:
         """Tags: fitted on a collection of studies, transforms brain images."""
@@ -230,6 +239,17 @@ class CLIPDecoder(BaseBrainLMEstimator):
         return tags
 
     # ------------------------------------------------------------------ fitting
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        self._n_epochs = renamed(  # warns at the caller of fit / fit_embeddings
+            "CLIPDecoder",
+            "max_epochs",
+            "n_epochs",
+            self.max_epochs,
+            self.n_epochs,
+            stacklevel=4,
+        )
 
     def fit(self, collection: Any, y: Any = None) -> CLIPDecoder:
         """Train the CLIP model on a collection of studies and embed the ontology.
@@ -353,9 +373,9 @@ class CLIPDecoder(BaseBrainLMEstimator):
             validation_fraction=self.validation_fraction,
             embed_dim=self.embed_dim,
             batch_size=self.batch_size,
-            lr=self.learning_rate,
+            learning_rate=self.learning_rate,
             weight_decay=self.weight_decay,
-            max_epochs=self.max_epochs,
+            n_epochs=self._n_epochs,
             patience=self.patience,
             dropout=self.dropout,
             random_state=self.random_state,
