@@ -35,6 +35,7 @@ from brainlm_decode.base import (
     validate_params,
 )
 from brainlm_decode.descriptors._subjects import (
+    OWNER,
     POSITIVE,
     check_subjects,
     check_values,
@@ -56,7 +57,7 @@ __all__ = ["ATLAS_NAMES", "ROITimeSeriesPreprocessor", "resample_timeseries"]
 #: They are resolved with :func:`brainlm_decode.datasets.fetch_atlas_schaefer_tian`.
 ATLAS_NAMES: dict[str, int] = {"schaefer400_tian_s3": 450, "schaefer100_tian_s1": 116}
 
-_OWNER = "ROITimeSeriesPreprocessor"
+_OWNER = OWNER
 
 # Interquartile range of a standard normal distribution, used when a ROI has a
 # zero IQR but a non-zero variance (mostly flat series with a few excursions).
