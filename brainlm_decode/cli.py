@@ -471,6 +471,27 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         fail(f"argument group: {args.group!r} is not one of {sorted(GROUPS)}")
 
 
+def _without_cyclic_gc(run: Any) -> Any:
+    """``run`` with the cyclic garbage collector paused (the previous state restored).
+
+    A one-map command spends most of its time importing scikit-learn, SciPy and
+    pandas, during which the collector runs often and frees nothing (about 10 % of
+    a cold ``decode``); reference counting still frees everything else.
+    """
+    import gc
+
+    def wrapped(args: argparse.Namespace) -> int:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return run(args)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return wrapped
+
+
 def _one_line_warning(message, category, filename, lineno, file=None, line=None):
     print(f"brainlm-decode: warning: {message}", file=sys.stderr)
 
@@ -515,6 +536,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "decode-batch": lambda a: a.run(a),
         "serve": lambda a: a.run(a),
     }
+    if args.command in ("decode", "demo"):  # one map: no cyclic GC while importing
+        runners[args.command] = _without_cyclic_gc(runners[args.command])
     if debug:
         return runners[args.command](args)
     with warnings.catch_warnings():

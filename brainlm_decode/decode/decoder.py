@@ -469,7 +469,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         return out.numpy().astype(np.float64)
 
     def _encode_image(self, embeddings: np.ndarray) -> np.ndarray:
-        import torch
+        from brainlm_decode.clip.inference import encode_image  # NumPy, no torch
 
         if getattr(self.model_, "normalize_inputs", False):
             # The tower sees unit-norm rows, so the scale of a map is irrelevant;
@@ -477,11 +477,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
             # nor underflows (x1e-30) while normalising.
             peak = np.abs(np.asarray(embeddings, dtype=np.float64)).max(axis=1)
             embeddings = embeddings / np.where(peak > 0, peak, 1.0)[:, None]
-        with torch.no_grad():
-            out = self.model_.encode_image(
-                torch.as_tensor(embeddings, dtype=torch.float32)
-            )
-        return out.numpy().astype(np.float64)
+        return encode_image(self.model_, embeddings)
 
     # ------------------------------------------------------------------ decoding
 

@@ -266,7 +266,7 @@ def load_decoder(cls: type, path: str | os.PathLike) -> Any:
     """Read a folder written by :func:`save_decoder` into a fitted ``cls``."""
     from safetensors.numpy import load_file
 
-    from brainlm_decode.clip.serialization import load_clip
+    from brainlm_decode.clip.inference import load_clip_lazy
     from brainlm_decode.imaging.spaces import ImageSpace
     from brainlm_decode.ontology import CognitiveAtlas
 
@@ -298,7 +298,7 @@ def load_decoder(cls: type, path: str | os.PathLike) -> Any:
         )
     verify_manifest(path)
     decoder = cls(**_restore_params(config["params"]))
-    decoder.model_ = load_clip(path / "clip").cpu().eval()
+    decoder.model_ = load_clip_lazy(path / "clip")  # torch loads on first use
     decoder.image_space_ = ImageSpace.load(path / "image_space")
     decoder.ontology_ = CognitiveAtlas.load(path / "ontology.json")
     arrays = load_file(str(path / "arrays.safetensors"))
