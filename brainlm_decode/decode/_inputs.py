@@ -114,15 +114,26 @@ def on_grid(img: Any, space: Any, tail: Any = None, flip_sign: Any = False) -> A
     from brainlm_decode.imaging.coverage import check_map_coverage
 
     check_map_coverage(loaded, space.mask_img_)
-    if tail in ("positive", "negative"):
+    if tail in ("positive", "negative") and not _has_tail(loaded, tail, flip_sign):
         # the tail must exist before resampling: interpolation ringing would
-        # otherwise give an all-negative map a few small positive values
+        # otherwise give an all-negative map a few small positive values;
+        # prepare_map raises the error that says what to do
         from brainlm_decode.imaging import prepare_map
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             prepare_map(loaded, tail=tail, flip_sign=flip_sign)
     return space.resample_to_grid(loaded, mask_only=True)
+
+
+def _has_tail(img: Any, tail: str, flip_sign: Any) -> bool:
+    """Whether the map has a value of the kept sign (one pass, NaN ignored)."""
+    data = np.asanyarray(img.dataobj)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN map
+        if (tail == "positive") != bool(flip_sign):
+            return bool(np.nanmax(data) > 0)
+        return bool(np.nanmin(data) < 0)
 
 
 def prepare_maps(imgs: Any, decoder: Any) -> list[Any]:

@@ -10,6 +10,7 @@ coordinates through both affines) and measures the share that falls inside it.
 from __future__ import annotations
 
 import warnings
+import weakref
 from typing import Any
 
 import numpy as np
@@ -45,30 +46,115 @@ def map_coverage(img: Any, mask_img: Any) -> tuple[float, float, int]:
     n_nonzero : int
         Number of non-zero finite voxels of ``img``.
     """
-    data = np.asanyarray(img.dataobj)
-    if data.ndim == 4:
-        data = data[..., 0]
-    ijk = np.argwhere(np.isfinite(data) & (data != 0))
-    if not len(ijk):
+    data, mask, to_mask = _grids(img, mask_img)
+    nonzero = np.isfinite(data) & (data != 0)
+    return _coverage(nonzero, img, mask_img, mask, to_mask, need_covered=True)
+
+
+def _coverage(
+    nonzero: np.ndarray,
+    img: Any,
+    mask_img: Any,
+    mask: np.ndarray,
+    to_mask: np.ndarray,
+    *,
+    need_covered: bool,
+) -> tuple[float, float, int]:
+    """:func:`map_coverage` from the non-zero voxels; ``covered`` is NaN when not
+    ``need_covered`` and the map is mostly inside (then it decides nothing)."""
+    n_nonzero = int(np.count_nonzero(nonzero))
+    if not n_nonzero:
         return 0.0, 0.0, 0
-    mask = np.asanyarray(mask_img.dataobj) != 0
-    if mask.ndim == 4:
-        mask = mask[..., 0]
-    to_mask = np.linalg.inv(mask_img.affine) @ img.affine
-    target = np.rint(ijk @ to_mask[:3, :3].T + to_mask[:3, 3]).astype(np.int64)
-    in_grid = np.all((target >= 0) & (target < mask.shape), axis=1)
-    hits = target[in_grid]
-    in_mask = mask[hits[:, 0], hits[:, 1], hits[:, 2]]
-    inside = float(in_mask.sum()) / len(ijk)
-    seen = np.zeros(mask.size, dtype=bool)  # distinct mask voxels hit (np.unique
-    seen[np.ravel_multi_index(hits[in_mask].T, mask.shape)] = True  # is 50x slower)
-    touched = int(np.count_nonzero(seen))
+    axes = _axis_indices(nonzero.shape, mask, to_mask)
+    if axes is None:  # rotated or sheared grids: voxel by voxel
+        hits = _mask_hits(nonzero, mask, to_mask)
+        inside = len(hits) / n_nonzero
+        seen = np.zeros(mask.size, dtype=bool)  # distinct mask voxels hit (np.unique
+        seen[np.ravel_multi_index(hits.T, mask.shape)] = True  # is 50x slower)
+        touched = int(np.count_nonzero(seen))
+    else:  # per-axis scaling and shift: the same numbers, axis by axis
+        hit = nonzero & _cached_mask_on_map_grid(mask_img, mask, img, axes)
+        inside = int(np.count_nonzero(hit)) / n_nonzero
+        if not need_covered and inside >= WARN_COVERAGE:
+            return inside, float("nan"), n_nonzero
+        for axis, (index, _) in enumerate(axes):
+            # map voxels with the same target along this axis are contiguous
+            # (the index is monotone): merge them, so each mask voxel counts once
+            starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
+            if len(starts) < len(index):  # a finer map: several voxels per target
+                hit = np.logical_or.reduceat(hit, starts, axis=axis)
+        touched = int(np.count_nonzero(hit))
     # a map coarser than the mask touches fewer mask voxels: scale by voxel volumes
     ratio = abs(
         np.linalg.det(img.affine[:3, :3]) / np.linalg.det(mask_img.affine[:3, :3])
     )
     covered = min(1.0, touched * max(ratio, 1.0) / max(int(mask.sum()), 1))
-    return inside, covered, len(ijk)
+    return inside, covered, n_nonzero
+
+
+#: mask image -> {(map shape, map affine): the mask seen from the map's voxels};
+#: weak keys: an entry lives as long as its image space's mask.
+_MASK_VIEWS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _cached_mask_on_map_grid(
+    mask_img: Any, mask: np.ndarray, img: Any, axes: list
+) -> np.ndarray:
+    key = (tuple(img.shape[:3]), np.asarray(img.affine, dtype=np.float64).tobytes())
+    try:
+        views = _MASK_VIEWS.setdefault(mask_img, {})
+    except TypeError:  # not weak-referenceable: no cache
+        return _mask_on_map_grid(mask, axes)
+    if key not in views:
+        if len(views) >= 4:  # a few input grids per space (1, 2, 3 mm ...)
+            views.pop(next(iter(views)))
+        views[key] = _mask_on_map_grid(mask, axes)
+    return views[key]
+
+
+def _grids(img: Any, mask_img: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    data = np.asanyarray(img.dataobj)
+    if data.ndim == 4:
+        data = data[..., 0]
+    mask = np.asanyarray(mask_img.dataobj) != 0
+    if mask.ndim == 4:
+        mask = mask[..., 0]
+    return data, mask, np.linalg.inv(mask_img.affine) @ img.affine
+
+
+def _axis_indices(
+    shape: tuple[int, ...], mask: np.ndarray, to_mask: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """Per axis, the mask index of every map index (nearest voxel centre) and
+    whether it is inside the mask grid, when the grids differ by a per-axis
+    scaling and shift (every MNI grid); else None."""
+    linear = to_mask[:3, :3]
+    if np.any(linear[~np.eye(3, dtype=bool)] != 0):
+        return None
+    axes = []
+    for axis in range(3):
+        index = np.rint(linear[axis, axis] * np.arange(shape[axis]) + to_mask[axis, 3])
+        index = index.astype(np.int64)
+        axes.append((index, (index >= 0) & (index < mask.shape[axis])))
+    return axes
+
+
+def _mask_on_map_grid(
+    mask: np.ndarray, axes: list[tuple[np.ndarray, np.ndarray]]
+) -> np.ndarray:
+    """The mask seen from every voxel of the map (False outside the mask grid)."""
+    clipped = [np.clip(i, 0, n - 1) for (i, _), n in zip(axes, mask.shape, strict=True)]
+    (_, v0), (_, v1), (_, v2) = axes
+    return mask[np.ix_(*clipped)] & v0[:, None, None] & v1[None, :, None] & v2
+
+
+def _mask_hits(nonzero: np.ndarray, mask: np.ndarray, to_mask: np.ndarray):
+    """Mask-grid indices of the non-zero map voxels whose centre is in the mask."""
+    ijk = np.argwhere(nonzero)
+    target = np.rint(ijk @ to_mask[:3, :3].T + to_mask[:3, 3]).astype(np.int64)
+    in_grid = np.all((target >= 0) & (target < mask.shape), axis=1)
+    hits = target[in_grid]
+    return hits[mask[hits[:, 0], hits[:, 1], hits[:, 2]]]
 
 
 def check_map_coverage(img: Any, mask_img: Any, argname: str = "imgs") -> None:
@@ -98,9 +184,13 @@ def check_map_coverage(img: Any, mask_img: Any, argname: str = "imgs") -> None:
     AtlasWarning
         When 50-80 % of them do.
     """
-    inside, covered, n_nonzero = map_coverage(img, mask_img)
-    _check_field_of_view(img, argname)
-    if n_nonzero == 0 or covered >= 0.5 or inside >= WARN_COVERAGE:
+    data, mask, to_mask = _grids(img, mask_img)
+    nonzero = np.isfinite(data) & (data != 0)
+    _check_field_of_view(img, argname, nonzero)
+    inside, covered, n_nonzero = _coverage(
+        nonzero, img, mask_img, mask, to_mask, need_covered=False
+    )
+    if n_nonzero == 0 or inside >= WARN_COVERAGE or covered >= 0.5:
         return
     where = (
         f"Only {inside:.0%} of the {n_nonzero} non-zero voxels of the {argname!r} "
@@ -117,12 +207,11 @@ def check_map_coverage(img: Any, mask_img: Any, argname: str = "imgs") -> None:
     warnings.warn(where + hint, AtlasWarning, stacklevel=user_stacklevel())
 
 
-def _check_field_of_view(img: Any, argname: str) -> None:
+def _check_field_of_view(img: Any, argname: str, nonzero: np.ndarray) -> None:
     """Warn when the image is smaller than a brain but filled like a brain map."""
     zooms = np.sqrt((np.asarray(img.affine)[:3, :3] ** 2).sum(axis=0))
     extent = zooms * np.asarray(img.shape[:3])
-    data = np.asanyarray(img.dataobj)
-    filled = float(np.mean(np.isfinite(data) & (data != 0)))
+    filled = float(np.mean(nonzero))
     if extent.min() < MIN_EXTENT_MM and filled > 0.2:
         warnings.warn(
             f"The {argname!r} map fills {filled:.0%} of a field of view of only "
