@@ -235,8 +235,14 @@ def estimators(target: str, methods: list[str], device: str = "cpu") -> dict[str
         if m == "lm-probe" and regression:
             print(f"  {METHODS[m]}: classification only, not run for {target}")
             continue
-        out[METHODS[m]] = make[m]()
+        out[method_name(m, target)] = make[m]()
     return out
+
+
+def method_name(method: str, target: str) -> str:
+    """Display name: ``+ LR`` for the classification targets, ``+ ridge`` for age."""
+    name = METHODS[method]
+    return name.replace("+ LR", "+ ridge") if target == "age" else name
 
 
 def inputs(data: Any, methods: list[str]) -> list[dict[str, np.ndarray]]:
@@ -277,7 +283,7 @@ def run_target(
             cv="logo",
             groups=sites[keep],
             scoring=TARGETS[target][1],
-            reference=REFERENCE if REFERENCE in models else None,
+            reference=method_name("tangent", target) if "tangent" in methods else None,
             statistic="mean",
             n_bootstrap=args.n_bootstrap,
             n_permutations=args.n_permutations,
@@ -342,7 +348,8 @@ def markdown(results: dict, meta: dict) -> str:
         "Mean ± sd over held-out sites; 95 % CI of the mean by bootstrap over "
         "sites; p: labels permuted within sites against the fixed out-of-site "
         f"predictions ({meta['settings']['n_permutations']} permutations); Δ: "
-        "paired per-site difference to tangent + LR, 95 % bootstrap CI over sites.",
+        "paired per-site difference to tangent + LR (ridge for age), 95 % "
+        "bootstrap CI over sites.",
         "",
         "| target | method | score | mean ± sd | 95 % CI | pooled | p | "
         "Δ vs tangent [95 % CI] |",
