@@ -540,12 +540,6 @@ default="stratified"
     verbose : int, default=1
         1 prints one line per fitted split (progress of slow estimators).
 
-        Classification splits whose training part holds one class are not
-        fitted, and splits whose test part holds one class are not scored
-        (e.g. a site without women, for sex): their scores are NaN, the
-        ``skipped`` column of ``scores`` says why, ``n_skipped`` counts them
-        and ``mean``, ``sd`` and ``n_splits`` are over the scored splits.
-
     Returns
     -------
     ComparisonResult
@@ -563,6 +557,12 @@ default="stratified"
     ``group`` column of ``scores`` and ``predictions`` names the held-out
     group(s) of each split (per-site scores of leave-one-site-out CV:
     :meth:`ComparisonResult.split_table`).
+
+    Classification splits whose training part holds one class are not fitted,
+    and splits whose test part holds one class are not scored (e.g. a site
+    without women, for sex): their scores are NaN, the ``skipped`` column of
+    ``scores`` says why, ``n_skipped`` counts them and ``mean``, ``sd`` and
+    ``n_splits`` are over the scored splits.
 
     Examples
     --------
