@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-slow lint bench docs lock clean
+.PHONY: install demo test test-slow lint bench docs docs-check lock clean
 
 install: $(STAMP)
 
@@ -38,6 +38,13 @@ bench: install
 
 docs: install
 	$(VENV)/bin/sphinx-build -b html docs docs/_build/html
+
+# What CI runs: offline, warnings are errors, the gallery is not executed again
+# (tests/test_examples.py runs every example).
+docs-check: install
+	rm -rf docs/_build/check
+	BRAINLM_DOCS_OFFLINE=1 $(VENV)/bin/sphinx-build -b html -W --keep-going -q \
+		-D plot_gallery=0 docs docs/_build/check
 
 # Re-resolve the pinned set (needs the package registry).
 lock:

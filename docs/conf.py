@@ -29,6 +29,9 @@ sphinx_gallery_conf = {
     "filename_pattern": r"/plot_",
     "download_all_examples": False,
 }
+#: ``BRAINLM_DOCS_OFFLINE=1`` (``make docs-check``, CI): no network, so no
+#: intersphinx inventories; see ``_offline_reference`` below.
+OFFLINE = os.environ.get("BRAINLM_DOCS_OFFLINE") == "1"
 intersphinx_mapping = {
     "python": ("https://docs.python.org/3", None),
     "numpy": ("https://numpy.org/doc/stable", None),
@@ -36,3 +39,22 @@ intersphinx_mapping = {
     "nilearn": ("https://nilearn.github.io/stable", None),
     "nimare": ("https://nimare.readthedocs.io/en/stable", None),
 }
+
+if OFFLINE:
+    intersphinx_mapping = {}
+
+#: Labels of scikit-learn's user guide that the ``score`` docstrings inherited
+#: from ``ClassifierMixin`` / ``RegressorMixin`` point to; intersphinx resolves
+#: them online. Offline they become plain text instead of failing the build.
+_SKLEARN_INHERITED_LABELS = {"accuracy_score", "r2_score"}
+
+
+def _offline_reference(app, env, node, contnode):
+    if OFFLINE and node.get("reftype") == "ref":
+        if node.get("reftarget") in _SKLEARN_INHERITED_LABELS:
+            return contnode
+    return None
+
+
+def setup(app):
+    app.connect("missing-reference", _offline_reference)

@@ -35,7 +35,7 @@ cohort = make_fmri_cohort(
     n_subjects=40, n_rois=30, n_timepoints=120, effect_size=0.25, random_state=0
 )
 X = list(
-    ROITimeSeriesPreprocessor(t_r=cohort.tr, n_timepoints=120).fit_transform(
+    ROITimeSeriesPreprocessor(t_r=cohort.t_r, n_timepoints=120).fit_transform(
         cohort.timeseries
     )
 )

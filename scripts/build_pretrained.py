@@ -74,6 +74,53 @@ def evaluate(decoder, text_emb: np.ndarray, image_emb: np.ndarray) -> dict[str, 
     }
 
 
+def bundle_ontology_metadata(atlas: object) -> dict:
+    """Provenance of the bundle's ontology: the shipped snapshot's, same export.
+
+    The bundle keeps names, ids and links only (no definitions); they must equal
+    the snapshot's, which is checked here.
+    """
+    from brainlm_decode.ontology import resolve_ontology
+
+    snapshot = resolve_ontology("snapshot")
+    same = (
+        list(atlas.task_ids) == list(snapshot.task_ids)
+        and list(atlas.concept_ids) == list(snapshot.concept_ids)
+        and (atlas.task_concept_matrix != snapshot.task_concept_matrix).nnz == 0
+    )
+    if not same:
+        raise SystemExit(
+            "The Cognitive Atlas export in ../shared differs from the shipped "
+            "snapshot: rebuild the snapshot first "
+            "(scripts/build_cognitive_atlas_snapshot.py)."
+        )
+    return {**snapshot.metadata, "content": "names, ids and links (no definitions)"}
+
+
+def bundle_ontology_source(metadata: dict) -> str:
+    """The ``source`` of the bundle's ontology: the export, never a local path."""
+    return f"Cognitive Atlas JSON export {metadata['version']}"
+
+
+def write_ontology_metadata(folder: Path) -> None:
+    """Set the provenance of an existing bundle's ontology; refresh its manifest."""
+    from brainlm_decode._io import atomic_write_text, sha256_file
+    from brainlm_decode.ontology import CognitiveAtlas
+
+    atlas = CognitiveAtlas.load(folder / "ontology.json")
+    atlas.metadata = bundle_ontology_metadata(atlas)
+    data = json.loads((folder / "ontology.json").read_text())
+    data["metadata"] = atlas.metadata
+    data["source"] = bundle_ontology_source(atlas.metadata)
+    atomic_write_text(
+        folder / "ontology.json", json.dumps(data, indent=1, ensure_ascii=False)
+    )
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["ontology.json"] = sha256_file(folder / "ontology.json")
+    atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=1))
+    print(f"ontology metadata written to {folder / 'ontology.json'}")
+
+
 def main() -> None:
     """Build, evaluate and save the bundle."""
     from brainlm_decode import CLIPDecoder
@@ -86,13 +133,22 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "brainlm_decode" / "data" / "pretrained" / NAME))
     parser.add_argument("--cache-dir", default=str(Path.home() / "brainlm_decode_data" / "embeddings"))
     parser.add_argument("--max-epochs", type=int, default=50)
+    parser.add_argument(
+        "--metadata-only", action="store_true",
+        help="only (re)write the ontology provenance of the bundle at --out",
+    )
     args = parser.parse_args()
+    if args.metadata_only:
+        write_ontology_metadata(Path(args.out))
+        return
     if not SHARED.is_dir():
         raise SystemExit(f"The shared data folder {SHARED} is missing.")
 
     start = time.perf_counter()
     studies, coords = load_neuroquery(SHARED / "neuroquery")
     atlas = load_cognitive_atlas_dump(SHARED / "cognitive_atlas")
+    atlas.metadata = bundle_ontology_metadata(atlas)
+    atlas.source = bundle_ontology_source(atlas.metadata)  # no path of this machine
     encoder = MiniLMEncoder(cache_dir=args.cache_dir, device="cpu", verbose=1)
     space = MNIParcelSpace(n_parcels=512, random_state=0, n_jobs=2).fit()
     decoder = CLIPDecoder(

@@ -107,6 +107,23 @@ def test_readme_lm_block_is_self_contained():
     assert "make_fmri_cohort(" in code and "HFBackbone," in code
 
 
+def test_readme_lm_block_builds_its_estimators(tmp_path, monkeypatch):
+    """Everything before ``clf.fit`` runs in the fast suite: data, imports and
+    the estimators' parameters (a renamed parameter fails here, not in CI's
+    slow run only)."""
+    code = _lm_block()
+    setup = code[: code.index("clf.fit(")]
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "__readme__"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        exec(compile(setup, "README.rst", "exec"), namespace)
+    clf = namespace["clf"]
+    clf._validate_params()
+    clf.tokenizer._validate_params()
+    assert len(namespace["X_train"]) == len(namespace["y_train"])
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
 def test_readme_lm_block_runs_verbatim(tmp_path, monkeypatch, capsys):

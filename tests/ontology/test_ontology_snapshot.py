@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import runpy
 import shutil
 from pathlib import Path
@@ -110,3 +111,42 @@ def test_package_data_ships_the_snapshot() -> None:
     for name in ("manifest.json", "cognitive_atlas.json.gz"):
         path = f"data/cognitive_atlas/{name}"
         assert any(fnmatch.fnmatch(path, p) for p in patterns), patterns
+
+
+def test_pretrained_decoder_names_its_ontology_snapshot() -> None:
+    """The bundle's ontology (names, ids, links) says which export it comes from,
+    and those equal the shipped snapshot's."""
+    from brainlm_decode.decode.persistence import list_pretrained
+
+    if not list_pretrained():
+        pytest.skip("the pretrained bundle is not built in this checkout")
+    from brainlm_decode import CLIPDecoder
+
+    atlas = CLIPDecoder.from_pretrained().ontology_
+    snapshot = resolve_ontology(None)
+    assert atlas.metadata["version"] == snapshot.metadata["version"]
+    assert atlas.metadata["license"] == "CC BY-SA 3.0"
+    assert list(atlas.task_ids) == list(snapshot.task_ids)
+    assert (atlas.task_concept_matrix != snapshot.task_concept_matrix).nnz == 0
+
+
+def test_packaged_files_hold_no_path_of_the_build_machine() -> None:
+    """No JSON string of the shipped data is an absolute path (or contains one)."""
+    root = Path(__file__).resolve().parents[2] / "brainlm_decode" / "data"
+    absolute = re.compile(r"(^|[\s(])(/(home|root|work|tmp|Users|mnt)/|[A-Z]:\\\\)")
+
+    def strings(value):
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for item in value.values():
+                yield from strings(item)
+        elif isinstance(value, list):
+            for item in value:
+                yield from strings(item)
+
+    files = sorted(root.rglob("*.json"))
+    assert files
+    for path in files:
+        for text in strings(json.loads(path.read_text(encoding="utf-8"))):
+            assert not absolute.search(text), f"{path.name}: {text[:80]!r}"
