@@ -385,7 +385,10 @@ def markdown(results: dict, meta: dict) -> str:
         fits = ", ".join(
             f"{est} {entry['fit_s_per_fold']:.0f} s" for est, entry in by_est.items()
         )
-        lines += ["", f"Mean fit + predict time per fold: {fits}."]
+        lines += [
+            "",
+            f"Mean fit time per fold (harness fit_time, prediction not included): {fits}.",
+        ]
     if "diagnosis" in results and REFERENCE in results["diagnosis"]:
         ours = results["diagnosis"][REFERENCE]["summary"]
         lines += ["", "## Published anchors (other data and folds; for scale)", ""]
