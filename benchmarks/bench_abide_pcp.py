@@ -437,7 +437,7 @@ def tokenizer_cost(data: Any, n_subjects: int = 16, n_epochs: int = 2) -> dict:
         size="small",
         backbone=None,
         text_encoder=None,
-        max_epochs=n_epochs,
+        n_epochs=n_epochs,
         device="cpu",
         batch_size=8,
         random_state=0,

@@ -58,7 +58,7 @@ def _run_ours(args: argparse.Namespace, text: np.ndarray, image: np.ndarray) -> 
         image,
         embed_dim=args.embed_dim,
         batch_size=args.batch_size,
-        max_epochs=args.epochs,
+        n_epochs=args.epochs,
         patience=None,
         random_state=0,
         device=args.device,

@@ -53,6 +53,6 @@ _SUBMODULES = (
     "tokenizer",
 )
 
-__all__ = ["__version__", *_LAZY_NAMES, *_SUBMODULES]
+__all__ = ["__version__", *_LAZY_NAMES]  # submodules: attributes, not star-exported
 
 __getattr__, __dir__ = attach(__name__, _LAZY_NAMES, _SUBMODULES)

@@ -107,24 +107,61 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def check_format_version(found: object, supported: int, what: str, path: object) -> int:
-    """Refuse files written by a newer format than this version reads.
+def check_format_version(
+    found: object,
+    supported: int,
+    what: str,
+    path: object = None,
+    *,
+    required: bool = False,
+) -> int:
+    """The one format-version check of every saved object.
+
+    Each saved format records ``"format_version"`` (a positive int, bumped when
+    a reader of the previous version could not read the new files). A reader
+    reads every version up to the one it writes and refuses newer ones.
+
+    Parameters
+    ----------
+    found : object
+        The ``"format_version"`` entry of the file (``None`` when absent).
+    supported : int
+        Newest version this brainlm_decode reads (the one it writes).
+    what : str
+        What was saved, for messages (``"decoder"``, ``"saved CLIPModel"``).
+    path : object, default=None
+        File or folder, for messages.
+    required : bool, default=False
+        Whether a missing version is an error; otherwise it reads as 0 (files
+        written before versions were recorded).
+
+    Returns
+    -------
+    int
+        The version found.
 
     Raises
     ------
     ValueError
-        When ``found`` is newer than ``supported``; the message says to upgrade.
+        A newer version (the message says to upgrade), or an entry that is not
+        a positive int (or missing, with ``required=True``).
     """
     from brainlm_decode._version import __version__
 
-    version = int(found or 0)
-    if version > supported:
+    where = f"The {what}" if path is None else f"The {what} at {str(path)!r}"
+    if found is None and not required:
+        return 0
+    if isinstance(found, bool) or not isinstance(found, int) or found < 1:
         raise ValueError(
-            f"The {what} at {str(path)!r} has format version {version}; this "
-            f"brainlm_decode ({__version__}) reads up to {supported}. Upgrade "
-            "brainlm_decode."
+            f"{where} has format version {found!r}; expected a positive integer "
+            "(the file is damaged, was edited, or is not a brainlm_decode file)."
         )
-    return version
+    if found > supported:
+        raise ValueError(
+            f"{where} has format version {found}; this brainlm_decode "
+            f"({__version__}) reads up to {supported}. Upgrade brainlm_decode."
+        )
+    return found
 
 
 def read_config(

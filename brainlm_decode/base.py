@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import numbers
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -300,6 +301,59 @@ def check_param(
     """
     validate_params(owner, {name: value}, {name: constraints}, kind=kind)
     return value
+
+
+#: Default of a renamed parameter kept for one release (scikit-learn's convention).
+DEPRECATED = "deprecated"
+
+
+def renamed(
+    owner: str,
+    old: str,
+    new: str,
+    old_value: Any,
+    new_value: Any,
+    *,
+    kind: str = "parameter",
+    unset: Any = DEPRECATED,
+    stacklevel: int = 3,
+) -> Any:
+    """The value of a renamed parameter: the old name's, with a FutureWarning, if set.
+
+    Parameters
+    ----------
+    owner : str
+        Name of the estimator or function, used in the message.
+    old, new : str
+        Former and current names.
+    old_value, new_value : object
+        Values given under each name.
+    kind : str, default="parameter"
+        Word used in the message ("parameter" or "argument").
+    unset : object, default="deprecated"
+        Default of the old name (``old_value`` equal to it means "not given").
+    stacklevel : int, default=3
+        Passed to :func:`warnings.warn`.
+
+    Returns
+    -------
+    object
+        ``old_value`` when given, else ``new_value``.
+
+    Examples
+    --------
+    >>> renamed("Demo", "max_epochs", "n_epochs", "deprecated", 5)
+    5
+    """
+    if old_value is unset or (isinstance(old_value, str) and old_value == unset):
+        return new_value
+    warnings.warn(
+        f"The {old!r} {kind} of {owner} was renamed {new!r}; {old!r} will be "
+        "removed in the next release.",
+        FutureWarning,
+        stacklevel=stacklevel,
+    )
+    return old_value
 
 
 def _join_alternatives(items: list[str]) -> str:

@@ -93,7 +93,7 @@ decoder = CLIPDecoder(
     ontology=atlas,
     embed_dim=64,
     batch_size=32,
-    max_epochs=20,
+    n_epochs=20,
     random_state=0,
     device="cpu",
 )

@@ -132,7 +132,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "brainlm_decode" / "data" / "pretrained" / NAME))
     parser.add_argument("--cache-dir", default=str(Path.home() / "brainlm_decode_data" / "embeddings"))
-    parser.add_argument("--max-epochs", type=int, default=50)
+    parser.add_argument("--n-epochs", type=int, default=50)
     parser.add_argument(
         "--metadata-only", action="store_true",
         help="only (re)write the ontology provenance of the bundle at --out",
@@ -153,7 +153,7 @@ def main() -> None:
     space = MNIParcelSpace(n_parcels=512, random_state=0, n_jobs=2).fit()
     decoder = CLIPDecoder(
         text_encoder=encoder, image_space=space, ontology=atlas,
-        max_epochs=args.max_epochs, device="cpu", random_state=SEED, verbose=1,
+        n_epochs=args.n_epochs, device="cpu", random_state=SEED, verbose=1,
     )
     print(f"corpus: {len(studies)} studies, {len(coords)} peaks; {atlas}")
     text_emb = encoder.encode(list(studies["text"]))

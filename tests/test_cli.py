@@ -64,6 +64,7 @@ def test_decode_missing_file_is_a_clear_error(tmp_path, capsys):
         (["train", "{map}", "--out", "{tmp}"], "already exists; pass --overwrite"),
         (["train", "{map}", "--out", "{map}"], "argument --out"),
         (["train", "{map}", "--out", "{tmp}/o", "--ontology", "{tmp}/n"], "--ontology"),
+        (["train", "{map}", "--out", "{tmp}/o", "--n-epochs", "0"], "--n-epochs"),
         (["train", "{map}", "--out", "{tmp}/o", "--max-epochs", "0"], "--max-epochs"),
         (["train", "{map}", "--out", "{tmp}/o", "--device", "gpu"], "--device"),
         (["train", "{map}", "--out", "{tmp}/o", "--random-state", "-1"], "--random"),
@@ -163,7 +164,7 @@ def test_train_then_decode(tmp_path, capsys):
         str(out),
         "--ontology",
         str(ontology),
-        "--max-epochs",
+        "--n-epochs",
         "2",
         "--device",
         "cpu",
@@ -188,10 +189,34 @@ def test_train_clip_subcommand(tmp_path, capsys):
     np.save(tmp_path / "i.npy", text @ rng.normal(size=(6, 5)))
     args = ["train-clip", "--text", str(tmp_path / "t.npy"), "--image"]
     args += [str(tmp_path / "i.npy"), "--out", str(tmp_path / "m"), "--device", "cpu"]
-    args += ["--embed-dim", "4", "--batch-size", "8", "--max-epochs", "2"]
+    args += ["--embed-dim", "4", "--batch-size", "8", "--n-epochs", "2"]
     assert main([*args, "--seed", "0", "--validation-fraction", "0.25"]) == 0
     assert "saved CLIP model" in capsys.readouterr().out
     assert load_clip(tmp_path / "m").embed_dim == 4
+
+
+def test_train_clip_former_flags_still_work_with_a_warning(tmp_path, capsys):
+    import numpy as np
+
+    from brainlm_decode.cli import build_parser, main
+
+    rng = np.random.default_rng(0)
+    text = rng.normal(size=(40, 6))
+    np.save(tmp_path / "t.npy", text)
+    np.save(tmp_path / "i.npy", text @ rng.normal(size=(6, 5)))
+    args = ["train-clip", "--text", str(tmp_path / "t.npy"), "--image"]
+    args += [str(tmp_path / "i.npy"), "--out", str(tmp_path / "m"), "--device", "cpu"]
+    args += ["--embed-dim", "4", "--batch-size", "8", "--max-epochs", "2"]
+    assert main([*args, "--lr", "1e-3", "--seed", "0"]) == 0
+    captured = capsys.readouterr()
+    assert "--max-epochs was renamed --n-epochs" in captured.err
+    assert "--lr was renamed --learning-rate" in captured.err
+    assert "(2 epochs on" in captured.out
+    parsed = build_parser().parse_args([*args, "--lr", "2"])
+    assert (parsed.n_epochs, parsed.learning_rate) == (2, 2.0)
+    assert main(["train-clip", "--help"]) == 0
+    usage = capsys.readouterr().out
+    assert "--n-epochs" in usage and "--max-epochs" not in usage
 
 
 @pytest.mark.parametrize("existing", ["decoder_folder", "other_folder", "file"])

@@ -432,7 +432,7 @@ def _decoder_cases() -> list[Case]:
         "image_space": "no-such-space",
         "ontology": 5,
         "text_source": "",
-        "max_epochs": 0,
+        "n_epochs": 0,
         "device": "gpu",
         "random_state": -1,
         "verbose": -1,
@@ -759,12 +759,12 @@ def _cli_cases() -> list[Case]:
             "--ontology",
             "{p}/no",
         ),
-        "train --max-epochs 0": (
+        "train --n-epochs 0": (
             "train",
             "{p}/collection.txt",
             "--out",
             "{p}/new",
-            "--max-epochs",
+            "--n-epochs",
             "0",
         ),
         "train --device gpu": (

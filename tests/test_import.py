@@ -38,3 +38,21 @@ def test_lazy_public_names_resolve():
 def test_unknown_attribute_errors():
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         brainlm_decode.nope  # noqa: B018
+
+
+def test_all_lists_public_names_not_submodules():
+    import importlib
+    import pkgutil
+    import types
+
+    packages = [brainlm_decode] + [
+        importlib.import_module(f"brainlm_decode.{m.name}")
+        for m in pkgutil.iter_modules(brainlm_decode.__path__)
+        if m.ispkg
+    ]
+    for package in packages:
+        for name in getattr(package, "__all__", []):
+            assert not isinstance(getattr(package, name), types.ModuleType), (
+                f"{package.__name__}.__all__ lists the submodule {name!r}"
+            )
+    assert isinstance(brainlm_decode.clip.train, types.ModuleType)  # still reachable

@@ -68,9 +68,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--validation-fraction", type=float, default=0.1)
     parser.add_argument("--embed-dim", type=int, default=512)
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=5e-4)
+    from brainlm_decode.cli import RenamedFlag
+
+    parser.add_argument("--learning-rate", type=float, default=5e-4)
+    parser.add_argument(
+        "--lr",
+        dest="learning_rate",
+        type=float,
+        action=RenamedFlag,
+        new="--learning-rate",
+    )
     parser.add_argument("--weight-decay", type=float, default=0.1)
-    parser.add_argument("--max-epochs", type=int, default=50)
+    parser.add_argument("--n-epochs", type=int, default=50)
+    parser.add_argument(
+        "--max-epochs", dest="n_epochs", type=int, action=RenamedFlag, new="--n-epochs"
+    )
     parser.add_argument(
         "--patience", type=int, default=10, help="0 disables early stopping"
     )
@@ -145,9 +157,9 @@ def run(args: argparse.Namespace) -> int:
         groups=_load(args.groups),
         embed_dim=args.embed_dim,
         batch_size=args.batch_size,
-        lr=args.lr,
+        learning_rate=args.learning_rate,
         weight_decay=args.weight_decay,
-        max_epochs=args.max_epochs,
+        n_epochs=args.n_epochs,
         patience=args.patience or None,
         dropout=args.dropout,
         random_state=args.seed,

@@ -27,6 +27,7 @@ from brainlm_decode.base import (
     fill_doc,
     log,
     progress,
+    renamed,
     validate_params,
 )
 from brainlm_decode.clip.loss import ClipLoss
@@ -50,9 +51,9 @@ _CONSTRAINTS: dict[str, list[Any]] = {
     "validation_fraction": [Interval(float, 0.0, 1.0, closed="neither")],
     "embed_dim": [Interval(int, 1, None)],
     "batch_size": [Interval(int, 2, None)],
-    "lr": [Interval(float, 0.0, None, closed="neither")],
+    "learning_rate": [Interval(float, 0.0, None, closed="neither")],
     "weight_decay": [Interval(float, 0.0, None)],
-    "max_epochs": [Interval(int, 1, None)],
+    "n_epochs": [Interval(int, 1, None)],
     "patience": [Interval(int, 1, None), None],
     "dropout": [Interval(float, 0.0, 1.0, closed="left")],
 }
@@ -75,7 +76,7 @@ class TrainingHistory:
     best_epoch : int
         0-based index of the epoch whose weights were kept (lowest ``val_loss``).
     stopped_early : bool
-        Whether training stopped before ``max_epochs`` because ``patience`` epochs
+        Whether training stopped before ``n_epochs`` because ``patience`` epochs
         passed without improvement.
     n_train, n_val : int
         Number of training and validation pairs.
@@ -303,20 +304,22 @@ def train_clip(
     groups: Any = None,
     embed_dim: int = 512,
     batch_size: int = 128,
-    lr: float = 5e-4,
+    learning_rate: float = 5e-4,
     weight_decay: float = 0.1,
-    max_epochs: int = 50,
+    n_epochs: int = 50,
     patience: int | None = 10,
     dropout: float = 0.5,
     random_state: Any = None,
     device: Any = "auto",
     verbose: int = 0,
     accelerator: Any = None,
+    lr: float | None = None,
+    max_epochs: int | None = None,
 ) -> tuple[CLIPModel, TrainingHistory]:
     """Train NiCLIP's CLIP model on paired text and image embeddings.
 
     AdamW on the symmetric InfoNCE loss (:class:`~brainlm_decode.clip.loss.ClipLoss`)
-    with the paper's defaults (batch 128, lr 5e-4, weight decay 0.1, up to 50 epochs,
+    with the paper's defaults (batch 128, learning rate 5e-4, weight decay 0.1, up to 50 epochs,
     dropout 0.5), early stopping after ``patience`` epochs without improvement of
     the **validation** loss, and the best weights restored at the end. Weight decay
     applies to weight matrices only (not to biases, LayerNorm or ``logit_scale``,
@@ -350,15 +353,15 @@ def train_clip(
         Width of the shared space (NiCLIP: 512).
     batch_size : int, default=128
         Global number of pairs per contrastive batch (at least 2).
-    lr : float, default=5e-4
+    learning_rate : float, default=5e-4
         AdamW learning rate.
     weight_decay : float, default=0.1
         AdamW weight decay of the weight matrices.
-    max_epochs : int, default=50
-        Maximum number of epochs.
+    n_epochs : int, default=50
+        Maximum number of epochs (fewer when early stopping stops training).
     patience : int or None, default=10
         Stop after this many epochs without a lower validation loss; ``None``
-        trains for ``max_epochs`` (the best weights are still restored).
+        trains for ``n_epochs`` (the best weights are still restored).
     dropout : float, default=0.5
         Dropout probability of every block.
     %(random_state)s
@@ -369,6 +372,9 @@ def train_clip(
         Accelerator to train with (e.g. one configured for mixed precision or
         launched by ``torchrun``); ``None`` builds one for ``device``
         (``cpu=True`` on CPU; under ``torchrun`` it joins the process group).
+    lr, max_epochs : float, int or None, default=None
+        Deprecated names of ``learning_rate`` and ``n_epochs`` (FutureWarning);
+        removed in the next release.
 
     Returns
     -------
@@ -391,18 +397,30 @@ def train_clip(
     >>> text = rng.normal(size=(60, 8))
     >>> image = text @ rng.normal(size=(8, 6))
     >>> model, history = train_clip(
-    ...     text, image, embed_dim=4, batch_size=16, max_epochs=2, random_state=0,
+    ...     text, image, embed_dim=4, batch_size=16, n_epochs=2, random_state=0,
     ...     device="cpu")
     >>> history.n_epochs, model.embed_dim
     (2, 4)
     """
+    learning_rate = renamed(
+        _OWNER, "lr", "learning_rate", lr, learning_rate, kind="argument", unset=None
+    )
+    n_epochs = renamed(
+        _OWNER,
+        "max_epochs",
+        "n_epochs",
+        max_epochs,
+        n_epochs,
+        kind="argument",
+        unset=None,
+    )
     params = {
         "validation_fraction": validation_fraction,
         "embed_dim": embed_dim,
         "batch_size": batch_size,
-        "lr": lr,
+        "learning_rate": learning_rate,
         "weight_decay": weight_decay,
-        "max_epochs": max_epochs,
+        "n_epochs": n_epochs,
         "patience": patience,
         "dropout": dropout,
         "random_state": random_state,
@@ -444,7 +462,7 @@ def _fit(
         embed_dim=params["embed_dim"],
         dropout=params["dropout"],
     )
-    optimizer = make_optimizer(model, params["lr"], params["weight_decay"])
+    optimizer = make_optimizer(model, params["learning_rate"], params["weight_decay"])
     model, optimizer = accelerator.prepare(model, optimizer)
     loss_fn = ClipLoss(
         rank=accelerator.process_index, world_size=accelerator.num_processes
@@ -492,7 +510,7 @@ def _run_epochs(
     unwrapped = accelerator.unwrap_model(model)
     verbose = params["verbose"] if accelerator.is_main_process else 0
     best = BestWeights(params["patience"])
-    epochs = progress(range(params["max_epochs"]), verbose=verbose, desc=_OWNER)
+    epochs = progress(range(params["n_epochs"]), verbose=verbose, desc=_OWNER)
     for epoch in epochs:
         start = time.perf_counter()
         batches = shuffled_batches(history.n_train, params["batch_size"], generator)
@@ -508,7 +526,7 @@ def _run_epochs(
         history.logit_scale.append(float(unwrapped.logit_scale.detach()))
         history.epoch_time.append(time.perf_counter() - start)
         log(
-            f"epoch {epoch + 1}/{params['max_epochs']}: train {train_loss:.4f}, "
+            f"epoch {epoch + 1}/{params['n_epochs']}: train {train_loss:.4f}, "
             f"validation {val_loss:.4f}, scale {unwrapped.scale:.2f}",
             verbose=verbose,
             level=2,
@@ -528,6 +546,6 @@ def _run_epochs(
     if best.state is None:
         raise RuntimeError(
             f"{_OWNER}: the validation loss was never finite (training diverged); "
-            "try a smaller 'lr'."
+            "try a smaller 'learning_rate'."
         )
     return best.state

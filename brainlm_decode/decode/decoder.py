@@ -14,18 +14,30 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from brainlm_decode.base import (
+    DEPRECATED,
     BaseBrainLMEstimator,
     Interval,
     Options,
     Satisfies,
     fill_doc,
+    renamed,
+)
+from brainlm_decode.decode._inputs import (
+    LEVELS,
+    is_ontology,
+    is_plugin_value,
+    is_text_source,
+    prepare_maps,
+    resolve_plugin,
+    result_table,
+    study_inputs,
+    unit_rows,
 )
 from brainlm_decode.decode.posterior import (
     corpus_prior,
@@ -33,72 +45,6 @@ from brainlm_decode.decode.posterior import (
     task_likelihood,
     task_posterior,
 )
-from brainlm_decode.plugins import get_plugin
-
-LEVELS = ("task", "concept", "domain")
-
-
-def _is_plugin_value(value: Any) -> bool:
-    return isinstance(value, str) or hasattr(value, "get_params")
-
-
-def _is_text_source(value: Any) -> bool:
-    if isinstance(value, str):
-        return bool(value)
-    return (
-        isinstance(value, (list, tuple))
-        and len(value) > 0
-        and all(isinstance(v, str) and v for v in value)
-    )
-
-
-def _is_ontology(value: Any) -> bool:
-    return (
-        value is None
-        or isinstance(value, (str, os.PathLike))
-        or (hasattr(value, "task_concept_matrix") and hasattr(value, "vocabulary"))
-        or callable(value)
-    )
-
-
-def _on_grid(img: Any, space: Any, tail: Any = None, flip_sign: Any = False) -> Any:
-    """``img`` on the grid of the image space, before thresholding.
-
-    Percentile ROIs and tails are then computed on the grid the map is decoded on
-    (resampling a binary ROI afterwards would blur it).
-    """
-    from brainlm_decode.imaging.atlas import load_niimg
-
-    loaded = load_niimg(img, "imgs")
-    if loaded.ndim == 4 and loaded.shape[3] == 1:
-        loaded = nib.Nifti1Image(np.asanyarray(loaded.dataobj)[..., 0], loaded.affine)
-    if loaded.ndim != 3:
-        return loaded  # prepare_map reports the wrong dimensionality
-    from brainlm_decode.imaging.coverage import check_map_coverage
-
-    check_map_coverage(loaded, space.mask_img_)
-    if tail in ("positive", "negative"):
-        # the tail must exist before resampling: interpolation ringing would
-        # otherwise give an all-negative map a few small positive values
-        from brainlm_decode.imaging import prepare_map
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            prepare_map(loaded, tail=tail, flip_sign=flip_sign)
-    return space.resample_to_grid(loaded, mask_only=True)
-
-
-def _plugin(group: str, value: Any, name: str) -> Any:
-    """``get_plugin`` whose errors name the parameter of CLIPDecoder."""
-    try:
-        return get_plugin(group, value)
-    except (ValueError, TypeError) as exc:
-        raise type(exc)(f"The {name!r} parameter of CLIPDecoder: {exc}") from None
-
-
-def _unit_rows(array: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(array, axis=1, keepdims=True)
-    return array / np.where(norms > 0, norms, 1.0)
 
 
 @fill_doc
@@ -149,8 +95,9 @@ class CLIPDecoder(BaseBrainLMEstimator):
         AdamW learning rate.
     weight_decay : float, default=0.1
         AdamW weight decay.
-    max_epochs : int, default=50
-        Maximum number of training epochs.
+    n_epochs : int, default=50
+        Maximum number of training epochs (early stopping may stop sooner);
+        formerly ``max_epochs``.
     patience : int, default=10
         Early stopping patience on the validation loss.
     dropout : float, default=0.5
@@ -173,6 +120,9 @@ class CLIPDecoder(BaseBrainLMEstimator):
         Contrastive batch size (NiCLIP: 128).
     %(random_state)s
     %(verbose)s
+    max_epochs : int or "deprecated", default="deprecated"
+        Deprecated name of ``n_epochs`` (FutureWarning in ``fit``); removed in
+        the next release.
 
     Attributes
     ----------
@@ -206,25 +156,24 @@ class CLIPDecoder(BaseBrainLMEstimator):
     """
 
     _parameter_constraints: dict[str, list[Any]] = {
-        "text_encoder": [
-            Satisfies(_is_plugin_value, "a text encoder name or instance")
-        ],
-        "image_space": [Satisfies(_is_plugin_value, "an image space name or instance")],
+        "text_encoder": [Satisfies(is_plugin_value, "a text encoder name or instance")],
+        "image_space": [Satisfies(is_plugin_value, "an image space name or instance")],
         "ontology": [
             Satisfies(
-                _is_ontology,
+                is_ontology,
                 "a CognitiveAtlas, 'snapshot', 'live', a loader, a path or None",
             )
         ],
         "text_source": [
-            Satisfies(_is_text_source, "a text field name or a list of them")
+            Satisfies(is_text_source, "a text field name or a list of them")
         ],
         "alpha": [Interval(float, 0, 1)],
         "prior": [Options("corpus", "uniform")],
         "embed_dim": [Interval(int, 1, None)],
         "learning_rate": [Interval(float, 0, None, closed="neither")],
         "weight_decay": [Interval(float, 0, None)],
-        "max_epochs": [Interval(int, 1, None)],
+        "n_epochs": [Interval(int, 1, None)],
+        "max_epochs": [Interval(int, 1, None), Options(DEPRECATED)],
         "patience": [Interval(int, 1, None), None],
         "dropout": [Interval(float, 0, 1, closed="left")],
         "validation_fraction": [Interval(float, 0, 1, closed="neither")],
@@ -245,7 +194,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         embed_dim: int = 512,
         learning_rate: float = 5e-4,
         weight_decay: float = 0.1,
-        max_epochs: int = 50,
+        n_epochs: int = 50,
         patience: int | None = 10,
         dropout: float = 0.5,
         validation_fraction: float = 0.1,
@@ -257,6 +206,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         batch_size: int = 128,
         random_state: Any = None,
         verbose: int = 0,
+        max_epochs: int | str = DEPRECATED,
     ) -> None:
         self.text_encoder = text_encoder
         self.image_space = image_space
@@ -267,7 +217,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         self.embed_dim = embed_dim
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
-        self.max_epochs = max_epochs
+        self.n_epochs = n_epochs
         self.patience = patience
         self.dropout = dropout
         self.validation_fraction = validation_fraction
@@ -279,6 +229,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         self.batch_size = batch_size
         self.random_state = random_state
         self.verbose = verbose
+        self.max_epochs = max_epochs
 
     def __sklearn_tags__(self) -> Any:
         """Tags: fitted on a collection of studies, transforms brain images."""
@@ -288,6 +239,17 @@ class CLIPDecoder(BaseBrainLMEstimator):
         return tags
 
     # ------------------------------------------------------------------ fitting
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        self._n_epochs = renamed(  # warns at the caller of fit / fit_embeddings
+            "CLIPDecoder",
+            "max_epochs",
+            "n_epochs",
+            self.max_epochs,
+            self.n_epochs,
+            stacklevel=4,
+        )
 
     def fit(self, collection: Any, y: Any = None) -> CLIPDecoder:
         """Train the CLIP model on a collection of studies and embed the ontology.
@@ -411,9 +373,9 @@ class CLIPDecoder(BaseBrainLMEstimator):
             validation_fraction=self.validation_fraction,
             embed_dim=self.embed_dim,
             batch_size=self.batch_size,
-            lr=self.learning_rate,
+            learning_rate=self.learning_rate,
             weight_decay=self.weight_decay,
-            max_epochs=self.max_epochs,
+            n_epochs=self._n_epochs,
             patience=self.patience,
             dropout=self.dropout,
             random_state=self.random_state,
@@ -456,8 +418,8 @@ class CLIPDecoder(BaseBrainLMEstimator):
         atlas = self._load_ontology() if ontology is None else ontology
         vocab = atlas.vocabulary("task")
         encoder = self._text_encoder()
-        names = _unit_rows(encoder.encode(list(vocab["name"])))
-        definitions = _unit_rows(encoder.encode(list(vocab["definition"])))
+        names = unit_rows(encoder.encode(list(vocab["name"])))
+        definitions = unit_rows(encoder.encode(list(vocab["definition"])))
         return (self.alpha * names + (1.0 - self.alpha) * definitions).astype(
             np.float32
         )
@@ -465,34 +427,11 @@ class CLIPDecoder(BaseBrainLMEstimator):
     # ------------------------------------------------------------------ helpers
 
     def _study_inputs(self, coll: Any) -> tuple[pd.Series, pd.DataFrame, list[str]]:
-        sources = (
-            [self.text_source]
-            if isinstance(self.text_source, str)
-            else list(self.text_source)
-        )
-        available = set(coll.text_sources)
-        usable = [s for s in sources if s in available]
-        if not usable:
-            raise ValueError(
-                f"The 'text_source' parameter of CLIPDecoder is {self.text_source!r} "
-                f"but the collection has texts {sorted(available)} only."
-            )
-        texts = coll.texts(tuple(usable), level="study")
-        texts = texts[texts.fillna("").str.strip() != ""]
-        coords = coll.coordinates
-        coords = coords.assign(id=coords["study_id"])
-        with_peaks = set(coords["id"])
-        study_ids = [s for s in texts.index if s in with_peaks]
-        if len(study_ids) < 2:
-            raise ValueError(
-                "The 'collection' argument of CLIPDecoder.fit must hold at least 2 "
-                f"studies with both text and coordinates. Got {len(study_ids)}."
-            )
-        return texts.loc[study_ids], coords, study_ids
+        return study_inputs(coll, self.text_source)
 
     def _text_encoder(self) -> Any:
         if getattr(self, "text_encoder_", None) is None:
-            encoder = _plugin("text_encoders", self.text_encoder, "text_encoder")
+            encoder = resolve_plugin("text_encoders", self.text_encoder, "text_encoder")
             if encoder is self.text_encoder:
                 encoder = clone(encoder)
             self.text_encoder_ = encoder
@@ -506,7 +445,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         return ontology, self._fit_image_space()
 
     def _fit_image_space(self) -> Any:
-        space = _plugin("image_spaces", self.image_space, "image_space")
+        space = resolve_plugin("image_spaces", self.image_space, "image_space")
         if isinstance(self.image_space, str) and "n_jobs" in space.get_params():
             space.set_params(n_jobs=self.n_jobs)  # a new instance: ours to set
         if space is self.image_space:
@@ -530,7 +469,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         return out.numpy().astype(np.float64)
 
     def _encode_image(self, embeddings: np.ndarray) -> np.ndarray:
-        import torch
+        from brainlm_decode.clip.inference import encode_image  # NumPy, no torch
 
         if getattr(self.model_, "normalize_inputs", False):
             # The tower sees unit-norm rows, so the scale of a map is irrelevant;
@@ -538,11 +477,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
             # nor underflows (x1e-30) while normalising.
             peak = np.abs(np.asarray(embeddings, dtype=np.float64)).max(axis=1)
             embeddings = embeddings / np.where(peak > 0, peak, 1.0)[:, None]
-        with torch.no_grad():
-            out = self.model_.encode_image(
-                torch.as_tensor(embeddings, dtype=torch.float32)
-            )
-        return out.numpy().astype(np.float64)
+        return encode_image(self.model_, embeddings)
 
     # ------------------------------------------------------------------ decoding
 
@@ -565,33 +500,8 @@ class CLIPDecoder(BaseBrainLMEstimator):
         return self._image_embeddings(imgs)
 
     def _image_embeddings(self, imgs: Any) -> np.ndarray:
-        from brainlm_decode.imaging import prepare_map
-
         check_is_fitted(self, "model_")
-        items = list(imgs) if isinstance(imgs, (list, tuple)) else [imgs]
-        if not items:
-            raise ValueError("The 'imgs' argument of CLIPDecoder is an empty list.")
-        mask = self.image_space_.mask_img_
-        prepared = []
-        for i, img in enumerate(items):
-            try:
-                prepared.append(
-                    prepare_map(
-                        _on_grid(img, self.image_space_, self.tail, self.flip_sign),
-                        tail=self.tail,
-                        flip_sign=self.flip_sign,
-                        percentile=self.percentile,
-                        mask_img=mask,
-                    )
-                )
-            except (ValueError, TypeError) as exc:
-                if len(items) == 1:
-                    raise
-                name = img if isinstance(img, (str, os.PathLike)) else type(img)
-                raise type(exc)(
-                    f"Map {i} of {len(items)} in 'imgs' ({str(name)!r}): {exc}"
-                ) from None
-        return self.image_space_.transform_imgs(prepared)
+        return self.image_space_.transform_imgs(prepare_maps(imgs, self))
 
     def decode_embeddings(self, image_embeddings: Any) -> dict[str, np.ndarray]:
         """Probabilities of every term for image embeddings (arrays, no tables).
@@ -718,26 +628,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         return self.decode(imgs, map_name=map_name, n_null=n_null)[level]
 
     def _table(self, scores: dict[str, np.ndarray], i: int, level: str) -> pd.DataFrame:
-        atlas = self.ontology_
-        if level == "task":
-            table = pd.DataFrame(
-                {
-                    "id": atlas.task_ids,
-                    "posterior": scores["posterior"][i],
-                    "likelihood": scores["likelihood"][i],
-                    "prior": self.prior_,
-                    "similarity": scores["similarity"][i],
-                },
-                index=pd.Index(atlas.task_names, name="task"),
-            )
-            return table.sort_values("posterior", ascending=False)
-        ids = atlas.concept_ids if level == "concept" else atlas.domain_ids
-        names = atlas.concept_names if level == "concept" else atlas.domain_names
-        table = pd.DataFrame(
-            {"id": ids, "probability": scores[level][i]},
-            index=pd.Index(names, name=level),
-        )
-        return table.sort_values("probability", ascending=False)
+        return result_table(self.ontology_, self.prior_, scores, i, level)
 
     def calibrate(self, X: Any, y: Any, *, n_bins: int = 15) -> CLIPDecoder:
         """Temperature-scale the task posteriors on held-out labelled maps.

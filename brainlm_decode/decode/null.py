@@ -244,7 +244,7 @@ def null_test(
         For ``"task"``, ``"concept"`` and ``"domain"``: ``{"p": ..., "q": ...}``
         arrays in the ontology's order (``ontology_.task_ids`` and so on).
     """
-    from brainlm_decode.decode.decoder import _on_grid
+    from brainlm_decode.decode._inputs import on_grid as _on_grid
     from brainlm_decode.imaging import prepare_map
 
     if int(n_null) < 1:

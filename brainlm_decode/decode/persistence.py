@@ -30,12 +30,18 @@ from brainlm_decode._io import (
     sha256_file,
 )
 from brainlm_decode._version import __version__
+from brainlm_decode.base import DEPRECATED
 
 FORMAT = "brainlm_decode.CLIPDecoder"
 FORMAT_VERSION = 1
 DEFAULT_PRETRAINED = "niclip-neuroquery-minilm"
 _ARRAYS = ("task_embeddings_", "prior_", "vocabulary_embeddings_")
 _SCALARS = ("logit_scale_", "n_studies_", "n_features_in_")
+
+#: Former parameter names -> current names. Files saved before a rename (such as
+#: the packaged bundle) load with the value under the current name; decoders are
+#: saved under the current names only.
+_RENAMED = {"max_epochs": "n_epochs"}
 
 
 def _json_params(decoder: Any) -> dict[str, Any]:
@@ -58,6 +64,10 @@ def _json_params(decoder: Any) -> dict[str, Any]:
         elif name == "ontology":
             value = None  # stored as ontology.json
         params[name] = _plain(value)
+    for old, new in _RENAMED.items():
+        value = params.pop(old, DEPRECATED)
+        if value != DEPRECATED:
+            params[new] = value  # the value fit used (see CLIPDecoder.fit)
     return params
 
 
@@ -79,6 +89,11 @@ def _restore_params(params: dict[str, Any]) -> dict[str, Any]:
     from brainlm_decode.plugins import get_plugin
 
     out = dict(params)
+    for old, new in _RENAMED.items():
+        if old in out:
+            value = out.pop(old)
+            if value != DEPRECATED and new not in out:
+                out[new] = value
     for name, group in (
         ("text_encoder", "text_encoders"),
         ("image_space", "image_spaces"),
@@ -251,7 +266,7 @@ def load_decoder(cls: type, path: str | os.PathLike) -> Any:
     """Read a folder written by :func:`save_decoder` into a fitted ``cls``."""
     from safetensors.numpy import load_file
 
-    from brainlm_decode.clip.serialization import load_clip
+    from brainlm_decode.clip.inference import load_clip_lazy
     from brainlm_decode.imaging.spaces import ImageSpace
     from brainlm_decode.ontology import CognitiveAtlas
 
@@ -283,7 +298,7 @@ def load_decoder(cls: type, path: str | os.PathLike) -> Any:
         )
     verify_manifest(path)
     decoder = cls(**_restore_params(config["params"]))
-    decoder.model_ = load_clip(path / "clip").cpu().eval()
+    decoder.model_ = load_clip_lazy(path / "clip")  # torch loads on first use
     decoder.image_space_ = ImageSpace.load(path / "image_space")
     decoder.ontology_ = CognitiveAtlas.load(path / "ontology.json")
     arrays = load_file(str(path / "arrays.safetensors"))

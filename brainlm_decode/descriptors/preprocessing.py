@@ -34,6 +34,21 @@ from brainlm_decode.base import (
     fill_doc,
     validate_params,
 )
+from brainlm_decode.descriptors._subjects import (
+    OWNER,
+    POSITIVE,
+    check_subjects,
+    check_values,
+    header_t_r,
+    is_hashable,
+    is_label_list,
+    is_masker,
+    is_niimg,
+    is_t_r_list,
+    masker_rois,
+    subject_array,
+    x_error,
+)
 from brainlm_decode.descriptors.tr import warn_stretch
 
 __all__ = ["ATLAS_NAMES", "ROITimeSeriesPreprocessor", "resample_timeseries"]
@@ -42,12 +57,11 @@ __all__ = ["ATLAS_NAMES", "ROITimeSeriesPreprocessor", "resample_timeseries"]
 #: They are resolved with :func:`brainlm_decode.datasets.fetch_atlas_schaefer_tian`.
 ATLAS_NAMES: dict[str, int] = {"schaefer400_tian_s3": 450, "schaefer100_tian_s1": 116}
 
-_OWNER = "ROITimeSeriesPreprocessor"
+_OWNER = OWNER
 
 # Interquartile range of a standard normal distribution, used when a ROI has a
 # zero IQR but a non-zero variance (mostly flat series with a few excursions).
 _NORMAL_IQR = 1.3489795003921634
-_POSITIVE = Interval(float, 0, None, closed="neither")
 _INT1 = Interval(int, 1, None)
 
 
@@ -96,7 +110,7 @@ def resample_timeseries(
     (432,)
     """
     args = {"t_r": t_r, "target_t_r": target_t_r, "max_denominator": max_denominator}
-    rules = {"t_r": [_POSITIVE], "target_t_r": [_POSITIVE], "max_denominator": [_INT1]}
+    rules = {"t_r": [POSITIVE], "target_t_r": [POSITIVE], "max_denominator": [_INT1]}
     validate_params("resample_timeseries", args, rules, kind="argument")
     array = np.asarray(ts, dtype=np.float64)
     if array.ndim not in (1, 2) or array.shape[0] < 2:
@@ -155,60 +169,6 @@ def _standardize(ts: np.ndarray, method: str | None) -> np.ndarray:
     return (ts - center) / scale
 
 
-def _is_niimg(value: Any) -> bool:
-    return isinstance(value, (str, os.PathLike, nib.spatialimages.SpatialImage))
-
-
-def _x_error(index: int, text: str, kind: type = ValueError) -> Exception:
-    """An error about subject ``index`` of the ``X`` argument."""
-    return kind(f"The 'X' argument of {_OWNER}: subject {index} {text}")
-
-
-def _subject_array(index: int, item: Any, masker: Any, labels: Any) -> np.ndarray:
-    """The (n_timepoints, n_rois) float64 array of one subject, checked for shape."""
-    if _is_niimg(item):
-        if masker is None:
-            raise _x_error(index, "is an image, but no 'atlas' or 'masker' is set.")
-        return np.asarray(masker.transform(item), dtype=np.float64)
-    if isinstance(item, pd.DataFrame) and labels is not None:
-        columns = [str(c) for c in item.columns]
-        if columns != list(labels):
-            raise _x_error(
-                index,
-                "has ROI columns that differ from 'roi_labels_' (names or order): "
-                f"expected {list(labels)[:3]}... ({len(labels)} columns), got "
-                f"{columns[:3]}... ({len(columns)} columns).",
-            )
-    if np.iscomplexobj(item):
-        raise _x_error(index, "is complex-valued; expected real numbers.", TypeError)
-    try:
-        array = np.asarray(item, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        msg = f"must be a numeric array. Got {type(item).__name__} ({exc})."
-        raise _x_error(index, msg, TypeError) from None
-    if array.ndim != 2:
-        msg = "must be a 2D (n_timepoints, n_rois) array or a 4D image. Got shape"
-        raise _x_error(index, f"{msg} {array.shape}.")
-    return array
-
-
-def _check_values(index: int, array: np.ndarray, n_rois: Any, source: str) -> None:
-    """Finiteness, ROI count and minimal length of one subject's array."""
-    if not np.all(np.isfinite(array)):
-        bad = np.flatnonzero(~np.all(np.isfinite(array), axis=0))
-        raise _x_error(
-            index,
-            f"has NaN or inf values in {bad.size} ROI(s) (first: index {bad[0]}); "
-            "expected finite time series.",
-        )
-    if n_rois is not None and array.shape[1] != n_rois:
-        raise _x_error(
-            index, f"has {array.shape[1]} ROIs, expected {n_rois} ({source})."
-        )
-    if array.shape[0] < 2:
-        raise _x_error(index, f"has {array.shape[0]} time point(s), expected >= 2.")
-
-
 def _prepare_subject(
     index: int,
     item: Any,
@@ -224,12 +184,12 @@ def _prepare_subject(
     its length before length matching.
     """
     labels = settings["roi_labels"]
-    array = _subject_array(index, item, masker, labels)
-    _check_values(index, array, n_rois, source)
+    array = subject_array(index, item, masker, labels)
+    check_values(index, array, n_rois, source)
     constant = np.flatnonzero(np.ptp(array, axis=0) == 0)
     if constant.size and settings["constant_rois"] == "error":
         names = "" if labels is None else f" {[labels[i] for i in constant[:5]]}"
-        raise _x_error(
+        raise x_error(
             index,
             f"has {constant.size} constant (zero-variance) ROI(s) at indices "
             f"{constant[:10].tolist()}{names}; expected every ROI to vary. Set "
@@ -242,7 +202,7 @@ def _prepare_subject(
         )
     if out.shape[0] < settings["min_timepoints"]:
         where = f"at TR {target} s " if target is not None else ""
-        raise _x_error(
+        raise x_error(
             index,
             f"has {out.shape[0]} time points {where}({array.shape[0]} given), "
             f"fewer than min_timepoints={settings['min_timepoints']} (spectral "
@@ -258,36 +218,6 @@ def _prepare_subject(
     return out, constant, length
 
 
-def _check_subjects(X: Any) -> list[Any]:
-    """Split ``X`` into one item (array, DataFrame or image) per subject."""
-    if _is_niimg(X):
-        return [X]
-    if isinstance(X, np.ndarray) and X.ndim == 3:
-        return list(X)
-    if isinstance(X, (np.ndarray, pd.DataFrame)) or not isinstance(X, Sequence):
-        shown = getattr(X, "shape", type(X).__name__)
-        raise TypeError(
-            f"The 'X' argument of {_OWNER} must be a list of (n_timepoints, n_rois) "
-            f"arrays or 4D images (one per subject), or a 3D array. Got {shown} "
-            "instead (wrap a single subject in a list)."
-        )
-    if len(X) == 0:
-        raise ValueError(f"The 'X' argument of {_OWNER} is empty; expected subjects.")
-    return list(X)
-
-
-def _is_list(value: Any) -> bool:
-    return isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, str)
-
-
-def _is_t_r_list(value: Any) -> bool:
-    return _is_list(value) and len(value) > 0 and all(map(_POSITIVE.accepts, value))
-
-
-def _is_label_list(value: Any) -> bool:
-    return _is_list(value) and all(isinstance(v, str) for v in value)
-
-
 def _is_atlas(value: Any) -> bool:
     if isinstance(value, str) and value in ATLAS_NAMES:
         return True
@@ -296,46 +226,14 @@ def _is_atlas(value: Any) -> bool:
     return isinstance(value, nib.spatialimages.SpatialImage)
 
 
-def _is_masker(value: Any) -> bool:
-    return hasattr(value, "labels_img") or hasattr(value, "maps_img")
-
-
-def _header_t_r(img: Any) -> float | None:
-    """Repetition time (s) from a 4D image header, or None when absent."""
-    image = nib.load(img) if isinstance(img, (str, os.PathLike)) else img
-    zooms = image.header.get_zooms()
-    if len(zooms) < 4 or not zooms[3] > 0:
-        return None
-    units = getattr(image.header, "get_xyzt_units", lambda: ("", ""))()
-    return float(zooms[3]) * {"msec": 1e-3, "usec": 1e-6}.get(units[1], 1.0)
-
-
-def _is_hashable(value: Any) -> bool:
-    try:
-        hash(value)
-    except TypeError:
-        return False
-    return True
-
-
-def _masker_rois(masker: Any) -> tuple[int | None, list[str] | None]:
-    """Number of regions and their names (by region order) of a fitted masker."""
-    count = getattr(masker, "n_elements_", None)
-    names = getattr(masker, "region_names_", None)
-    if not isinstance(names, dict) or count is None:
-        return (None if count is None else int(count)), None
-    names = [str(names[k]) for k in sorted(k for k in names if isinstance(k, int))]
-    return int(count), (names if len(names) == count else None)
-
-
 _SETTINGS = ["target_t_r", "n_timepoints", "clip", "standardize", "constant_rois"]
 _SETTINGS += ["min_timepoints", "max_denominator"]
 _TRLike = float | Sequence[float] | None
 _ATLAS_DOC = f"a labels image, an existing path or a name among {sorted(ATLAS_NAMES)}"
 _T_R_CONSTRAINT = [
     None,
-    _POSITIVE,
-    Satisfies(_is_t_r_list, "a list of positive floats, one per subject"),
+    POSITIVE,
+    Satisfies(is_t_r_list, "a list of positive floats, one per subject"),
 ]
 
 
@@ -464,7 +362,7 @@ class ROITimeSeriesPreprocessor(TransformerMixin, BaseBrainLMEstimator):
 
     _parameter_constraints: dict[str, list[Any]] = {
         "t_r": _T_R_CONSTRAINT,
-        "target_t_r": [None, _POSITIVE],
+        "target_t_r": [None, POSITIVE],
         "n_timepoints": [None, Interval(int, 2, None)],
         "clip": [Options("start", "center")],
         "standardize": [None, Options("robust", "zscore")],
@@ -472,10 +370,10 @@ class ROITimeSeriesPreprocessor(TransformerMixin, BaseBrainLMEstimator):
         "constant_rois": [Options("error", "warn")],
         "min_timepoints": [Interval(int, 2, None)],
         "max_denominator": [_INT1],
-        "roi_labels": [None, Satisfies(_is_label_list, "a list of str (ROI names)")],
+        "roi_labels": [None, Satisfies(is_label_list, "a list of str (ROI names)")],
         "atlas": [None, Satisfies(_is_atlas, _ATLAS_DOC)],
         "data_dir": [None, str, os.PathLike],
-        "masker": [None, Satisfies(_is_masker, "a nilearn labels or maps masker")],
+        "masker": [None, Satisfies(is_masker, "a nilearn labels or maps masker")],
     }
 
     def __init__(
@@ -579,10 +477,10 @@ class ROITimeSeriesPreprocessor(TransformerMixin, BaseBrainLMEstimator):
             ``n_timepoints=None``.
         """
         check_is_fitted(self, "n_rois_")
-        subjects = _check_subjects(X)
+        subjects = check_subjects(X)
         site_labels = self._check_sites(sites, len(subjects), "transform")
         masker = self.masker_
-        if masker is None and any(_is_niimg(s) for s in subjects):
+        if masker is None and any(is_niimg(s) for s in subjects):
             masker, _ = self._build_masker(has_images=True)
         processed, _ = self._prepare(
             subjects, t_r, masker, self.n_rois_, "the number of ROIs seen in fit"
@@ -603,9 +501,9 @@ class ROITimeSeriesPreprocessor(TransformerMixin, BaseBrainLMEstimator):
                 f"The 'atlas' and 'masker' parameters of {_OWNER} are exclusive; "
                 "got both. Set one of them to None."
             )
-        subjects = _check_subjects(X)
+        subjects = check_subjects(X)
         site_labels = self._check_sites(sites, len(subjects), "fit")
-        has_images = any(_is_niimg(s) for s in subjects)
+        has_images = any(is_niimg(s) for s in subjects)
         self.masker_, atlas_labels = self._build_masker(has_images)
         n_rois, labels, source = self._reference_rois(subjects, atlas_labels)
         self.roi_labels_ = labels
@@ -653,7 +551,7 @@ class ROITimeSeriesPreprocessor(TransformerMixin, BaseBrainLMEstimator):
         """Expected ROI count, ROI names and where the count comes from."""
         count, names, source = None, atlas_labels, "the number of ROIs of the atlas"
         if self.masker_ is not None:
-            count, masker_names = _masker_rois(self.masker_)
+            count, masker_names = masker_rois(self.masker_)
             names = names if names is not None else masker_names
         elif isinstance(self.atlas, str) and self.atlas in ATLAS_NAMES:
             count = ATLAS_NAMES[self.atlas]
@@ -669,7 +567,7 @@ class ROITimeSeriesPreprocessor(TransformerMixin, BaseBrainLMEstimator):
         first = subjects[0]
         if names is None and isinstance(first, pd.DataFrame):
             names = [str(c) for c in first.columns]
-        if count is None and not _is_niimg(first) and np.ndim(first) == 2:
+        if count is None and not is_niimg(first) and np.ndim(first) == 2:
             count, source = np.shape(first)[1], "the number of ROIs of subject 0"
         return count, names, source
 
@@ -707,7 +605,7 @@ class ROITimeSeriesPreprocessor(TransformerMixin, BaseBrainLMEstimator):
                 f"{where} must give one site label per subject ({n_subjects} subjects "
                 f"in 'X'). Got {len(labels)} labels instead."
             )
-        bad = [i for i, label in enumerate(labels) if not _is_hashable(label)]
+        bad = [i for i, label in enumerate(labels) if not is_hashable(label)]
         if bad:
             raise TypeError(f"{where}: the label of subject {bad[0]} is not hashable.")
         return labels
@@ -733,9 +631,9 @@ class ROITimeSeriesPreprocessor(TransformerMixin, BaseBrainLMEstimator):
                 )
             trs = [float(v) for v in value]
         for i, item in enumerate(subjects):
-            if trs[i] is None and _is_niimg(item):
+            if trs[i] is None and is_niimg(item):
                 masker_t_r = getattr(masker, "t_r", None)
-                trs[i] = float(masker_t_r) if masker_t_r else _header_t_r(item)
+                trs[i] = float(masker_t_r) if masker_t_r else header_t_r(item)
             if trs[i] is None and self.target_t_r is not None:
                 raise ValueError(
                     f"The 't_r' {kind} of {_OWNER} is needed to resample subject {i} "

@@ -60,7 +60,9 @@ def map_coverage(img: Any, mask_img: Any) -> tuple[float, float, int]:
     hits = target[in_grid]
     in_mask = mask[hits[:, 0], hits[:, 1], hits[:, 2]]
     inside = float(in_mask.sum()) / len(ijk)
-    touched = np.unique(np.ravel_multi_index(hits[in_mask].T, mask.shape)).size
+    seen = np.zeros(mask.size, dtype=bool)  # distinct mask voxels hit (np.unique
+    seen[np.ravel_multi_index(hits[in_mask].T, mask.shape)] = True  # is 50x slower)
+    touched = int(np.count_nonzero(seen))
     # a map coarser than the mask touches fewer mask voxels: scale by voxel volumes
     ratio = abs(
         np.linalg.det(img.affine[:3, :3]) / np.linalg.det(mask_img.affine[:3, :3])

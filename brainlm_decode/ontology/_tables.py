@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from brainlm_decode._io import check_format_version
 from brainlm_decode.ontology._utils import (
     NameIndex,
     as_frame,
@@ -162,9 +163,6 @@ def check_snapshot(data: Any) -> None:
             f"data must be a {FORMAT_NAME!r} snapshot (from to_dict or save); "
             f"got format {got!r}."
         )
-    version = data.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(
-            f"data has format_version {version!r}; this brainlm_decode reads "
-            f"versions up to {FORMAT_VERSION}. Upgrade brainlm_decode."
-        )
+    check_format_version(
+        data.get("format_version"), FORMAT_VERSION, "snapshot data", required=True
+    )

@@ -38,6 +38,6 @@ _LAZY_NAMES: dict[str, str] = {
 
 _SUBMODULES = ("batches", "checkpoint", "distributed", "optim", "runtime")
 
-__all__ = [*_LAZY_NAMES, *_SUBMODULES]
+__all__ = [*_LAZY_NAMES]  # submodules stay importable, not star-exported
 
 __getattr__, __dir__ = attach(__name__, _LAZY_NAMES, _SUBMODULES)

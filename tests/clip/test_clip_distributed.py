@@ -22,7 +22,7 @@ def test_torchrun_two_processes_match_one(make_pairs, tmp_path, torchrun) -> Non
         "vi": image[64:],
     }.items():
         np.save(tmp_path / f"{name}.npy", array)
-    options = {"embed_dim": 8, "batch_size": 32, "max_epochs": 3, "dropout": 0.0}
+    options = {"embed_dim": 8, "batch_size": 32, "n_epochs": 3, "dropout": 0.0}
     result = torchrun(
         [
             "-m",
@@ -32,7 +32,7 @@ def test_torchrun_two_processes_match_one(make_pairs, tmp_path, torchrun) -> Non
             *("--val-text", tmp_path / "vt.npy"),
             *("--val-image", tmp_path / "vi.npy"),
             *("--out", tmp_path / "model", "--device", "cpu", "--seed", "0"),
-            *("--embed-dim", "8", "--batch-size", "32", "--max-epochs", "3"),
+            *("--embed-dim", "8", "--batch-size", "32", "--n-epochs", "3"),
             *("--dropout", "0"),
         ],
         2,

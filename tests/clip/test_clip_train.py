@@ -27,9 +27,9 @@ def test_training_learns_held_out_pairs(pairs) -> None:
     model, history = train_clip(
         text[:300],
         image[:300],
-        lr=3e-3,
+        learning_rate=3e-3,
         dropout=0.1,
-        max_epochs=10,
+        n_epochs=10,
         random_state=0,
         **FAST,
     )
@@ -61,7 +61,7 @@ def test_early_stopping_restores_best_weights(pairs, monkeypatch) -> None:
     monkeypatch.setattr(train_module, "_evaluate", fake_evaluate)
     text, image = pairs
     model, history = train_clip(
-        text[:120], image[:120], patience=3, max_epochs=8, random_state=0, **FAST
+        text[:120], image[:120], patience=3, n_epochs=8, random_state=0, **FAST
     )
     # best at epoch 2; epochs 3, 4 (equal is no improvement) and 5 do not improve
     assert history.val_loss == [5.0, 4.0, 3.0, 3.5, 3.0, 3.2]
@@ -79,7 +79,7 @@ def test_patience_none_runs_all_epochs_and_keeps_best(pairs, monkeypatch) -> Non
     monkeypatch.setattr(train_module, "_evaluate", lambda *a: next(scripted))
     text, image = pairs
     _, history = train_clip(
-        text[:100], image[:100], patience=None, max_epochs=5, random_state=0, **FAST
+        text[:100], image[:100], patience=None, n_epochs=5, random_state=0, **FAST
     )
     assert history.n_epochs == 5 and not history.stopped_early
     assert history.best_epoch == 1
@@ -87,7 +87,7 @@ def test_patience_none_runs_all_epochs_and_keeps_best(pairs, monkeypatch) -> Non
 
 def test_same_seed_same_weights_different_seed_differs(pairs) -> None:
     text, image = pairs
-    kwargs = {"max_epochs": 2, **FAST}
+    kwargs = {"n_epochs": 2, **FAST}
     a, history_a = train_clip(text[:150], image[:150], random_state=3, **kwargs)
     b, history_b = train_clip(text[:150], image[:150], random_state=3, **kwargs)
     c, _ = train_clip(text[:150], image[:150], random_state=4, **kwargs)
@@ -102,7 +102,7 @@ def test_global_torch_state_is_left_alone(pairs) -> None:
     torch.manual_seed(123)
     state = torch.random.get_rng_state()
     deterministic = torch.are_deterministic_algorithms_enabled()
-    train_clip(text[:80], image[:80], max_epochs=1, random_state=0, **FAST)
+    train_clip(text[:80], image[:80], n_epochs=1, random_state=0, **FAST)
     assert torch.equal(torch.random.get_rng_state(), state)
     assert torch.are_deterministic_algorithms_enabled() == deterministic
 
@@ -113,7 +113,7 @@ def test_explicit_validation_and_unnormalised_inputs(pairs) -> None:
         10 * text[:100],
         image[:100],
         validation=(text[100:120], image[100:120]),
-        max_epochs=1,
+        n_epochs=1,
         random_state=0,
         **FAST,
     )
@@ -141,7 +141,7 @@ def test_grouped_split_keeps_studies_together() -> None:
 def test_bad_arrays(pairs, change, match) -> None:
     text, image = change(*pairs)
     with pytest.raises(ValueError, match=match):
-        train_clip(text, image, max_epochs=1, **FAST)
+        train_clip(text, image, n_epochs=1, **FAST)
 
 
 @pytest.mark.parametrize(
@@ -153,13 +153,13 @@ def test_bad_arrays(pairs, change, match) -> None:
         ({"groups": np.arange(7)}, "'groups'"),
         ({"groups": np.zeros(360)}, "'groups'.*2 distinct"),
         ({"batch_size": 1}, "batch_size"),
-        ({"lr": -1.0}, "'lr'"),
+        ({"learning_rate": -1.0}, "'learning_rate'"),
         ({"patience": 0}, "patience"),
         ({"device": "tpu"}, "device"),
     ],
 )
 def test_bad_arguments(pairs, kwargs, match) -> None:
-    options = {**FAST, "max_epochs": 1, **kwargs}
+    options = {**FAST, "n_epochs": 1, **kwargs}
     with pytest.raises(ValueError, match=match):
         train_clip(*pairs, **options)
 
@@ -174,6 +174,23 @@ def test_too_few_pairs(make_pairs) -> None:
 
 def test_verbose_logs_epochs(pairs, capsys) -> None:
     text, image = pairs
-    train_clip(text[:80], image[:80], max_epochs=2, verbose=2, random_state=0, **FAST)
+    train_clip(text[:80], image[:80], n_epochs=2, verbose=2, random_state=0, **FAST)
     err = capsys.readouterr().err
     assert "[train_clip] epoch 2/2" in err and "kept epoch" in err
+
+
+def test_train_clip_former_argument_names():
+    rng = np.random.default_rng(0)
+    text = rng.normal(size=(40, 6))
+    image = text @ rng.normal(size=(6, 5))
+    options = dict(embed_dim=4, batch_size=16, patience=None, device="cpu")
+    with pytest.warns(FutureWarning, match="'max_epochs' argument of train_clip"):
+        _, history = train_clip(text, image, max_epochs=2, random_state=0, **options)
+    assert history.n_epochs == 2
+    with pytest.warns(FutureWarning, match="'lr' argument of train_clip"):
+        train_clip(text, image, lr=1e-3, n_epochs=1, random_state=0, **options)
+    with (
+        pytest.warns(FutureWarning),
+        pytest.raises(ValueError, match="'learning_rate' argument"),
+    ):
+        train_clip(text, image, lr=-1.0, n_epochs=1, **options)

@@ -72,7 +72,7 @@ def small_decoder(**params) -> CLIPDecoder:
         image_space=MNIParcelSpace(n_parcels=64),
         ontology=small_atlas(),
         embed_dim=32,
-        max_epochs=15,
+        n_epochs=15,
         patience=5,
         batch_size=32,
         device="cpu",
@@ -145,7 +145,7 @@ def test_studyset_input_gives_a_working_decoder(motor_img):
     studyset = make_studies_collection(
         n_studies=80, n_topics=4, random_state=1, return_type="studyset"
     )
-    decoder = small_decoder(max_epochs=3, prior="uniform").fit(studyset)
+    decoder = small_decoder(n_epochs=3, prior="uniform").fit(studyset)
     table = decoder.transform(motor_img)
     np.testing.assert_allclose(table["posterior"], table["likelihood"])
 
@@ -244,7 +244,7 @@ def test_fit_embeddings_is_reproducible_and_validated():
     space = MNIParcelSpace(n_parcels=64).fit()
 
     def run(seed):
-        decoder = small_decoder(max_epochs=3, random_state=seed)
+        decoder = small_decoder(n_epochs=3, random_state=seed)
         return decoder.fit_embeddings(
             text, image, vocabulary_embeddings=vocab, image_space=space
         )
@@ -254,11 +254,11 @@ def test_fit_embeddings_is_reproducible_and_validated():
         assert np.array_equal(tensor.numpy(), b.model_.state_dict()[name].numpy()), name
     assert not np.array_equal(a.task_embeddings_, c.task_embeddings_)
     with pytest.raises(ValueError, match="vocabulary_embeddings"):
-        small_decoder(max_epochs=1).fit_embeddings(
+        small_decoder(n_epochs=1).fit_embeddings(
             text, image, vocabulary_embeddings=vocab[:, :3], image_space=space
         )
     with pytest.raises(ValueError, match="one column per region"):
-        small_decoder(max_epochs=1).fit_embeddings(
+        small_decoder(n_epochs=1).fit_embeddings(
             text, image[:, :10], vocabulary_embeddings=vocab, image_space=space
         )
 
@@ -293,7 +293,7 @@ def test_array_route_matches_tables(fitted, motor_img):
 
 def test_fitted_image_space_is_reused(studies):
     space = MNIParcelSpace(n_parcels=64).fit()
-    decoder = small_decoder(image_space=space, max_epochs=1).fit(studies)
+    decoder = small_decoder(image_space=space, n_epochs=1).fit(studies)
     assert decoder.image_space_ is space
 
 

@@ -178,7 +178,7 @@ def test_maps_space_and_trained_model_are_complete():
         image_space=space,
         ontology=atlas,
         embed_dim=8,
-        max_epochs=2,
+        n_epochs=2,
         device="cpu",
         random_state=0,
         batch_size=16,

@@ -307,7 +307,7 @@ def test_load_errors(atlas: CognitiveAtlas, tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="No CognitiveAtlas snapshot"):
         CognitiveAtlas.load(tmp_path / "missing.json")
     data = atlas.to_dict()
-    with pytest.raises(ValueError, match="format_version 99"):
+    with pytest.raises(ValueError, match="format version 99"):
         CognitiveAtlas.from_dict({**data, "format_version": 99})
     with pytest.raises(ValueError, match="snapshot"):
         CognitiveAtlas.from_json(json.dumps({"entries": []}))

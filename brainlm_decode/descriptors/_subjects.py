@@ -1,0 +1,137 @@
+"""Input checks of :class:`~brainlm_decode.ROITimeSeriesPreprocessor`.
+
+One subject at a time: what ``X`` may hold (arrays, DataFrames, 4D images),
+finite values, ROI count and names, site labels, and the repetition time and
+regions that an image or a fitted masker tell. Errors name the subject.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+
+from brainlm_decode.base import Interval
+
+OWNER = "ROITimeSeriesPreprocessor"
+POSITIVE = Interval(float, 0, None, closed="neither")
+
+
+def is_niimg(value: Any) -> bool:
+    return isinstance(value, (str, os.PathLike, nib.spatialimages.SpatialImage))
+
+
+def x_error(index: int, text: str, kind: type = ValueError) -> Exception:
+    """An error about subject ``index`` of the ``X`` argument."""
+    return kind(f"The 'X' argument of {OWNER}: subject {index} {text}")
+
+
+def subject_array(index: int, item: Any, masker: Any, labels: Any) -> np.ndarray:
+    """The (n_timepoints, n_rois) float64 array of one subject, checked for shape."""
+    if is_niimg(item):
+        if masker is None:
+            raise x_error(index, "is an image, but no 'atlas' or 'masker' is set.")
+        return np.asarray(masker.transform(item), dtype=np.float64)
+    if isinstance(item, pd.DataFrame) and labels is not None:
+        columns = [str(c) for c in item.columns]
+        if columns != list(labels):
+            raise x_error(
+                index,
+                "has ROI columns that differ from 'roi_labels_' (names or order): "
+                f"expected {list(labels)[:3]}... ({len(labels)} columns), got "
+                f"{columns[:3]}... ({len(columns)} columns).",
+            )
+    if np.iscomplexobj(item):
+        raise x_error(index, "is complex-valued; expected real numbers.", TypeError)
+    try:
+        array = np.asarray(item, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        msg = f"must be a numeric array. Got {type(item).__name__} ({exc})."
+        raise x_error(index, msg, TypeError) from None
+    if array.ndim != 2:
+        msg = "must be a 2D (n_timepoints, n_rois) array or a 4D image. Got shape"
+        raise x_error(index, f"{msg} {array.shape}.")
+    return array
+
+
+def check_values(index: int, array: np.ndarray, n_rois: Any, source: str) -> None:
+    """Finiteness, ROI count and minimal length of one subject's array."""
+    if not np.all(np.isfinite(array)):
+        bad = np.flatnonzero(~np.all(np.isfinite(array), axis=0))
+        raise x_error(
+            index,
+            f"has NaN or inf values in {bad.size} ROI(s) (first: index {bad[0]}); "
+            "expected finite time series.",
+        )
+    if n_rois is not None and array.shape[1] != n_rois:
+        raise x_error(
+            index, f"has {array.shape[1]} ROIs, expected {n_rois} ({source})."
+        )
+    if array.shape[0] < 2:
+        raise x_error(index, f"has {array.shape[0]} time point(s), expected >= 2.")
+
+
+def check_subjects(X: Any) -> list[Any]:
+    """Split ``X`` into one item (array, DataFrame or image) per subject."""
+    if is_niimg(X):
+        return [X]
+    if isinstance(X, np.ndarray) and X.ndim == 3:
+        return list(X)
+    if isinstance(X, (np.ndarray, pd.DataFrame)) or not isinstance(X, Sequence):
+        shown = getattr(X, "shape", type(X).__name__)
+        raise TypeError(
+            f"The 'X' argument of {OWNER} must be a list of (n_timepoints, n_rois) "
+            f"arrays or 4D images (one per subject), or a 3D array. Got {shown} "
+            "instead (wrap a single subject in a list)."
+        )
+    if len(X) == 0:
+        raise ValueError(f"The 'X' argument of {OWNER} is empty; expected subjects.")
+    return list(X)
+
+
+def is_list(value: Any) -> bool:
+    return isinstance(value, (Sequence, np.ndarray)) and not isinstance(value, str)
+
+
+def is_t_r_list(value: Any) -> bool:
+    return is_list(value) and len(value) > 0 and all(map(POSITIVE.accepts, value))
+
+
+def is_label_list(value: Any) -> bool:
+    return is_list(value) and all(isinstance(v, str) for v in value)
+
+
+def is_masker(value: Any) -> bool:
+    return hasattr(value, "labels_img") or hasattr(value, "maps_img")
+
+
+def header_t_r(img: Any) -> float | None:
+    """Repetition time (s) from a 4D image header, or None when absent."""
+    image = nib.load(img) if isinstance(img, (str, os.PathLike)) else img
+    zooms = image.header.get_zooms()
+    if len(zooms) < 4 or not zooms[3] > 0:
+        return None
+    units = getattr(image.header, "get_xyzt_units", lambda: ("", ""))()
+    return float(zooms[3]) * {"msec": 1e-3, "usec": 1e-6}.get(units[1], 1.0)
+
+
+def is_hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def masker_rois(masker: Any) -> tuple[int | None, list[str] | None]:
+    """Number of regions and their names (by region order) of a fitted masker."""
+    count = getattr(masker, "n_elements_", None)
+    names = getattr(masker, "region_names_", None)
+    if not isinstance(names, dict) or count is None:
+        return (None if count is None else int(count)), None
+    names = [str(names[k]) for k in sorted(k for k in names if isinstance(k, int))]
+    return int(count), (names if len(names) == count else None)
