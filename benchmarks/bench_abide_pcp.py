@@ -2,39 +2,54 @@
 
 Data: :func:`~brainlm_decode.datasets.load_abide_pcp` (CC200, 200 ROIs; raw series
 rebuilt from z, mean and std). Folds: each of the 15 sites is held out once; every
-model is fitted on the 14 other sites only. All pipelines see the same folds.
+model is fitted on the 14 other sites only. Everything runs through the package's
+harness, :func:`brainlm_decode.evaluation.compare_estimators` with ``cv="logo"``
+(groups = sites), so all methods see the same folds and the statistics are those
+of ``bench_lm.py``.
 
-Pipelines (logistic regression, ``C=0.1``, balanced class weights, after a
-``StandardScaler``, for the two classification targets; ``RidgeCV`` over
-``alphas=10**[-1..5]`` for age):
+Methods (``--methods``; logistic regression ``C=0.1``, balanced class weights,
+after a ``StandardScaler``, for the classification targets; ``RidgeCV`` over
+``alphas=10**[-1..5]`` for age, through the baselines' ``head=``):
 
-- **tangent + LR**: ``nilearn`` ``ConnectivityMeasure(kind="tangent")`` (Ledoit-Wolf
-  covariances; the group reference mean is learned on the training sites) on each
-  subject's full-length series, z-scored per ROI;
-- **correlation + LR**: the same with ``kind="correlation"`` (no learned state);
-- **descriptors + LR**: :class:`~brainlm_decode.FMRIDescriptorTransformer`
-  (connectivity, gradients, graph, ICA; group references and norms learned on the
-  training sites) with ``networks="cc200"`` (the packaged CC200 -> Yeo-7 table), on
-  the fMRI-LM input contract: :class:`~brainlm_decode.ROITimeSeriesPreprocessor`
-  (per-site TR -> 2 s, first 145 points = 290 s, the shortest scan, robust
-  z-score). Its site-wise variance normalisation is off: a held-out site is
-  unseen by construction, and without it the preprocessor learns nothing, so it
-  runs once on all subjects before the folds (no leakage).
+- ``tangent``: :func:`~brainlm_decode.evaluation.tangent_baseline`, nilearn
+  ``ConnectivityMeasure(kind="tangent")`` (Ledoit-Wolf covariances; the group
+  reference mean is learned on the training sites) on each subject's full-length
+  series, z-scored per ROI; the reference of the paired differences;
+- ``correlation``: :func:`~brainlm_decode.evaluation.correlation_baseline`, the
+  same with ``kind="correlation"``;
+- ``descriptors``: :func:`~brainlm_decode.evaluation.descriptor_baseline` with
+  :class:`~brainlm_decode.FMRIDescriptorTransformer` (connectivity, gradients,
+  graph, ICA; group references and norms learned on the training sites),
+  ``networks="cc200"``, on the fMRI-LM input contract:
+  :class:`~brainlm_decode.ROITimeSeriesPreprocessor` (per-site TR -> 2 s, first
+  145 points = 290 s, the shortest scan, robust z-score). Its site-wise variance
+  normalisation is off: a held-out site is unseen by construction, and without it
+  the preprocessor learns nothing, so it runs once on all subjects before the
+  folds (no leakage);
+- ``lm-probe`` (optional, off by default, never run so far): the frozen fMRI-LM,
+  :class:`~brainlm_decode.FMRILMClassifier` ``head="probe"`` (Gemma-3-270M frozen,
+  ``network`` layout over the CC200 -> Yeo-7 table, logistic probe on pooled
+  hidden states), with a per-fold Stage 1 tokenizer (2 layers, width 64, 10
+  epochs: ``bench_lm.py``'s settings) on the same contract at 160 points.
+  Classification targets only; needs the Gemma and MiniLM weights in the local
+  Hugging Face cache. Cost, not measured on this cohort: on ABIDE PITT one fit
+  took about 40 s for 45 training subjects (116 ROIs); a fold here trains on
+  about 720 subjects with 200 ROIs, so expect tens of minutes per fold on CPU
+  and several hours for 15 folds per target (use a GPU: ``--device cuda``).
 
-The unsupervised part of each pipeline (connectivity, descriptors) is fitted once
-per fold and shared by the three targets; only the heads differ per target.
+Targets (``--targets``): diagnosis (autism vs control; ROC AUC, balanced
+accuracy), sex (female vs male; AUC, balanced accuracy; LEUVEN_1, SBL and TRINITY
+have no female: the harness skips these test folds and reports them), age (MAE
+in years, Pearson r). Each target is one harness run (the unsupervised part is
+refitted per target; the old loop shared it, same numbers).
 
-Targets: diagnosis (autism vs control; ROC AUC, balanced accuracy), sex (female vs
-male; AUC, balanced accuracy; LEUVEN_1, SBL and TRINITY have no female and give no
-sex score), age (MAE in years, Pearson r).
-
-Statistics, per pipeline and target: per-site scores; mean +- sd over sites;
-pooled score over all out-of-site predictions; permutation p-value of the mean
-site score (labels permuted within each site, 1,000 times, against the fixed
-out-of-site predictions: a test of the association between held-out predictions
-and labels, not a refit under the null); paired difference to tangent + LR (mean
-over sites of the per-site difference) with a 95 % bootstrap CI over sites
-(10,000 resamples).
+Statistics (harness, ``statistic="mean"``): per-site scores; mean +- sd over
+sites; 95 % CI of the mean site score by bootstrap over sites; pooled score over
+all out-of-site predictions; permutation p-value of the mean site score (labels
+permuted within sites against the fixed out-of-site predictions,
+``permutation="fixed"``: a test of the association between held-out predictions
+and labels, not a refit under the null); paired difference to tangent + LR
+(mean over sites of the per-site difference) with a 95 % bootstrap CI over sites.
 
 Published anchors (other data, folds and preprocessing; shown for scale, not as
 a paired comparison): Abraham et al. 2017 (NeuroImage 147: 736-745), tangent
@@ -44,16 +59,13 @@ pretraining: accuracy 73-77 %, AUC 73-76 %, its baselines BrainLM 65 % / 67 % an
 BrainNetCNN 56 % / 58 % (accuracy / AUC).
 
 Also measured: the cost of the fMRI-LM Stage 1 tokenizer on CPU per
-subject-epoch (``--tokenizer-only`` runs that alone).
-
-The loop is :func:`loso_predictions`; it gives the same out-of-site predictions
-a site-grouped harness would (``brainlm_decode.evaluation``, when merged), from
-the estimators :func:`make_pipeline_for` builds.
+subject-epoch (``--tokenizer-only`` runs that alone; ``--no-tokenizer`` skips it).
 
 Run::
 
-    nice -n 10 python benchmarks/bench_abide_pcp.py          # ~45 min on 1 core
-    python benchmarks/bench_abide_pcp.py --sites NYU,PITT,KKI   # quick check
+    nice -n 10 python benchmarks/bench_abide_pcp.py --no-tokenizer   # ~45 min, 1 core
+    nice -n 10 python benchmarks/bench_abide_pcp.py --targets diagnosis --no-tokenizer
+    python benchmarks/bench_abide_pcp.py --sites NYU,PITT,KKI --n-permutations 100
 """
 
 from __future__ import annotations
@@ -61,9 +73,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,13 +92,20 @@ RESULTS = Path(__file__).resolve().parent / "results"
 N_TIMEPOINTS = 145
 C = 0.1
 ALPHAS = np.logspace(-1, 5, 13)
-PIPELINES = ("tangent + LR", "correlation + LR", "descriptors + LR")
-REFERENCE = "tangent + LR"
-TARGETS = {
-    "diagnosis": ("classification", ("AUC", "bal. acc.")),
-    "sex": ("classification", ("AUC", "bal. acc.")),
-    "age": ("regression", ("MAE", "Pearson r")),
+METHODS = {
+    "tangent": "tangent + LR",
+    "correlation": "correlation + LR",
+    "descriptors": "descriptors + LR",
+    "lm-probe": "fMRI-LM probe (Gemma frozen)",
 }
+DEFAULT_METHODS = ("tangent", "correlation", "descriptors")
+REFERENCE = "tangent + LR"
+#: target -> (kind, harness metrics, display names)
+TARGETS = {
+    "diagnosis": ("classification", ("roc_auc", "balanced_accuracy"), ("AUC", "bal. acc.")),
+    "sex": ("classification", ("roc_auc", "balanced_accuracy"), ("AUC", "bal. acc.")),
+    "age": ("regression", ("neg_mean_absolute_error", "pearson_r"), ("MAE", "Pearson r")),
+}  # fmt: skip
 ANCHORS = [
     ("Abraham et al. 2017, tangent + linear, ABIDE-I inter-site (871 subj.)",
      "acc. ~0.67", ""),
@@ -98,7 +117,7 @@ ANCHORS = [
 
 
 # --------------------------------------------------------------------------- #
-# Data and pipelines
+# Data and estimators
 # --------------------------------------------------------------------------- #
 
 
@@ -116,13 +135,13 @@ def load(sites: list[str] | None) -> tuple[Any, dict[str, np.ndarray]]:
     return data, targets
 
 
-def preprocess_for_descriptors(data: Any) -> np.ndarray:
+def lm_contract(data: Any, n_timepoints: int = N_TIMEPOINTS) -> np.ndarray:
     """The fMRI-LM input contract, without learned state (see module docstring)."""
     from brainlm_decode import ROITimeSeriesPreprocessor
 
     prep = ROITimeSeriesPreprocessor(
         t_r=list(data.t_r),
-        n_timepoints=N_TIMEPOINTS,
+        n_timepoints=n_timepoints,
         site_normalization=False,
         constant_rois="warn",
     )
@@ -131,197 +150,184 @@ def preprocess_for_descriptors(data: Any) -> np.ndarray:
         return prep.fit_transform(data.timeseries)
 
 
-def make_featurizer(name: str) -> Any:
-    """Unsupervised part of a pipeline (fitted on the training sites)."""
-    from nilearn.connectome import ConnectivityMeasure
+def _pick(X: list[dict[str, np.ndarray]], key: str) -> list[np.ndarray]:
+    return [x[key] for x in X]
 
+
+def pick(key: str) -> Any:
+    """First step of every pipeline: the input it reads from each subject's dict."""
+    from sklearn.preprocessing import FunctionTransformer
+
+    return FunctionTransformer(_pick, kw_args={"key": key})
+
+
+def make_descriptors() -> Any:
+    """The four descriptor families on CC200 (ICA cerebellar domain named)."""
     from brainlm_decode import FMRIDescriptorTransformer
     from brainlm_decode.descriptors import ICADescriptors
 
-    if name in ("tangent + LR", "correlation + LR"):
-        return ConnectivityMeasure(
-            kind=name.split()[0],
-            vectorize=True,
-            discard_diagonal=True,
-            standardize="zscore_sample",
-        )
     ica = ICADescriptors(domains={"Cerebellum": "cerebellar"})
     return FMRIDescriptorTransformer(
         ["connectivity", "gradients", "graph", ica], networks="cc200", random_state=0
     )
 
 
-def make_head(kind: str) -> Any:
-    """Supervised head of a pipeline for a target kind."""
-    from sklearn.linear_model import LogisticRegression, RidgeCV
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+def make_lm_probe(device: str = "cpu") -> Any:
+    """fMRI-LM, frozen Gemma + logistic probe (``bench_lm.py``'s tokenizer)."""
+    from brainlm_decode import FMRILMClassifier, FMRITokenizer
 
-    if kind == "classification":
-        model = LogisticRegression(C=C, class_weight="balanced", max_iter=2000)
-    else:
-        model = RidgeCV(alphas=ALPHAS)
-    return make_pipeline(StandardScaler(), model)
-
-
-def make_pipeline_for(name: str, target: str) -> Any:
-    """The whole estimator of one pipeline and target (for a CV harness)."""
-    from sklearn.pipeline import make_pipeline
-
-    return make_pipeline(make_featurizer(name), make_head(TARGETS[target][0]))
-
-
-# --------------------------------------------------------------------------- #
-# Leave-one-site-out loop
-# --------------------------------------------------------------------------- #
-
-
-def _predict(head: Any, kind: str, train: Any, y: np.ndarray, test: Any) -> np.ndarray:
-    """Fit a head on the training rows, return scores of the test rows."""
-    head.fit(train, y)
-    if kind == "classification":
-        return head.predict_proba(test)[:, 1]
-    return head.predict(test)
-
-
-def loso_predictions(
-    inputs: dict[str, Any],
-    targets: dict[str, np.ndarray],
-    sites: np.ndarray,
-    featurizer: Callable[[str], Any] = make_featurizer,
-) -> dict[tuple[str, str], np.ndarray]:
-    """Out-of-site predictions of every pipeline and target.
-
-    Parameters
-    ----------
-    inputs : dict
-        Pipeline name -> per-subject inputs of its featurizer.
-    targets : dict
-        Target name -> per-subject values.
-    sites : ndarray
-        Site of each subject (the groups of the folds).
-    featurizer : callable
-        Pipeline name -> unsupervised transformer, fitted once per fold.
-
-    Returns
-    -------
-    dict
-        ``(pipeline, target)`` -> prediction of each subject by the model that
-        did not see its site (probability of the positive class, or the value).
-    """
-    out = {(p, t): np.full(len(sites), np.nan) for p in inputs for t in targets}
-    for k, site in enumerate(np.unique(sites)):
-        test = np.flatnonzero(sites == site)
-        train = np.flatnonzero(sites != site)
-        for name, X in inputs.items():
-            start = time.perf_counter()
-            feat = featurizer(name)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # FastICA convergence, nilearn notes
-                f_train = np.asarray(feat.fit_transform([X[i] for i in train]))
-                f_test = np.asarray(feat.transform([X[i] for i in test]))
-            for target, y in targets.items():
-                kind = TARGETS[target][0]
-                if kind == "classification" and len(np.unique(y[train])) < 2:
-                    continue
-                out[name, target][test] = _predict(
-                    make_head(kind), kind, f_train, y[train], f_test
-                )
-            print(
-                f"  fold {k + 1:>2} ({site:<8} n={len(test):>3}) {name:<18} "
-                f"{time.perf_counter() - start:6.0f} s",
-                flush=True,
-            )
-    return out
-
-
-# --------------------------------------------------------------------------- #
-# Scores and statistics
-# --------------------------------------------------------------------------- #
-
-
-def score(target: str, y: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
-    """The two scores of a target on one set of subjects (NaN when undefined)."""
-    from scipy.stats import pearsonr
-    from sklearn.metrics import balanced_accuracy_score, roc_auc_score
-
-    if TARGETS[target][0] == "classification":
-        if len(np.unique(y)) < 2:
-            return np.nan, np.nan
-        return roc_auc_score(y, pred), balanced_accuracy_score(y, pred >= 0.5)
-    r = pearsonr(y, pred)[0] if np.std(y) > 0 and np.std(pred) > 0 else np.nan
-    return float(np.mean(np.abs(y - pred))), float(r)
-
-
-def site_scores(
-    target: str, y: np.ndarray, pred: np.ndarray, sites: np.ndarray
-) -> np.ndarray:
-    """Array (n_sites, 2) of the two scores per held-out site."""
-    return np.array(
-        [score(target, y[sites == s], pred[sites == s]) for s in np.unique(sites)]
+    tokenizer = FMRITokenizer(
+        size={"n_layers": 2, "embed_dim": 64, "n_heads": 4},
+        patch_size=32,
+        quantizer_params={"codebook_size": 256},
+        decoder_layers=1,
+        n_epochs=10,
+        learning_rate=1e-3,
+        min_learning_rate=1e-4,
+        batch_size=8,
+        backbone="gemma-3-270m",
+        text_encoder="minilm",
+        device=device,
+        random_state=0,
+    )
+    return FMRILMClassifier(
+        tokenizer=tokenizer,
+        descriptors=make_descriptors(),
+        backbone="gemma-3-270m",
+        token_layout="network",
+        networks="cc200",
+        head="probe",
+        t_r=2.0,
+        device=device,
+        random_state=0,
+        verbose=0,
     )
 
 
-def permutation_p(
-    target: str, y: np.ndarray, pred: np.ndarray, sites: np.ndarray, n: int, rng: Any
-) -> float:
-    """p-value of the mean site score (first score), labels permuted within sites."""
-    observed = np.nanmean(site_scores(target, y, pred, sites)[:, 0])
-    lower_better = TARGETS[target][0] == "regression"  # MAE
-    groups = [np.flatnonzero(sites == s) for s in np.unique(sites)]
-    hits = 0
-    for _ in range(n):
-        perm = y.copy()
-        for g in groups:
-            perm[g] = y[rng.permutation(g)]
-        null = np.nanmean(site_scores(target, perm, pred, sites)[:, 0])
-        hits += null <= observed if lower_better else null >= observed
-    return (hits + 1) / (n + 1)
+def estimators(target: str, methods: list[str], device: str = "cpu") -> dict[str, Any]:
+    """The compared pipelines of one target; each reads its input by key."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.pipeline import make_pipeline
+
+    from brainlm_decode.evaluation import (
+        correlation_baseline,
+        descriptor_baseline,
+        tangent_baseline,
+    )
+
+    regression = TARGETS[target][0] == "regression"
+
+    def head() -> Any:
+        return RidgeCV(alphas=ALPHAS) if regression else None
+
+    make = {
+        "tangent": lambda: tangent_baseline(C=C, preprocessor=pick("raw"), head=head()),
+        "correlation": lambda: correlation_baseline(
+            C=C, preprocessor=pick("raw"), head=head()
+        ),
+        "descriptors": lambda: descriptor_baseline(
+            make_descriptors(), C=C, preprocessor=pick("lm"), head=head()
+        ),
+        "lm-probe": lambda: make_pipeline(pick("lm160"), make_lm_probe(device)),
+    }
+    out = {}
+    for m in methods:
+        if m == "lm-probe" and regression:
+            print(f"  {METHODS[m]}: classification only, not run for {target}")
+            continue
+        out[method_name(m, target)] = make[m]()
+    return out
 
 
-def paired_ci(diff: np.ndarray, n: int, rng: Any) -> tuple[float, float, float]:
-    """Mean of per-site differences and its 95 % bootstrap CI over sites."""
-    diff = diff[np.isfinite(diff)]
-    boot = rng.choice(diff, size=(n, len(diff)), replace=True).mean(axis=1)
-    return float(diff.mean()), *map(float, np.percentile(boot, [2.5, 97.5]))
+def method_name(method: str, target: str) -> str:
+    """Display name: ``+ LR`` for the classification targets, ``+ ridge`` for age."""
+    name = METHODS[method]
+    return name.replace("+ LR", "+ ridge") if target == "age" else name
 
 
-def summarise(preds, targets, sites, n_perm: int, n_boot: int, seed: int = 0) -> dict:
-    """All statistics, as a JSON-ready dict."""
-    rng = np.random.default_rng(seed)
-    site_names = [str(s) for s in np.unique(sites)]
-    results: dict[str, Any] = {}
-    for target, y in targets.items():
-        names = TARGETS[target][1]
-        per_pipe = {
-            p: site_scores(target, y, preds[p, target], sites) for p in PIPELINES
-        }
-        for pipe in PIPELINES:
-            per_site = per_pipe[pipe]
-            entry = {
-                "per_site": {
-                    s: dict(zip(names, map(float, row), strict=True))
-                    for s, row in zip(site_names, per_site, strict=True)
-                },
-                "n_sites_scored": int(np.isfinite(per_site[:, 0]).sum()),
-                "mean": dict(zip(names, map(float, np.nanmean(per_site, 0)), strict=True)),
-                "sd": dict(zip(names, map(float, np.nanstd(per_site, 0, ddof=1)), strict=True)),
-                "pooled": dict(zip(names, map(float, score(target, y, preds[pipe, target])), strict=True)),
-                "permutation_p": permutation_p(target, y, preds[pipe, target], sites, n_perm, rng),
-            }  # fmt: skip
-            if pipe != REFERENCE:
-                entry["paired_vs_tangent"] = {
-                    name: dict(
-                        zip(
-                            ("mean", "ci_low", "ci_high"),
-                            paired_ci(per_site[:, j] - per_pipe[REFERENCE][:, j], n_boot, rng),
-                            strict=True,
-                        )
-                    )
-                    for j, name in enumerate(names)
-                }  # fmt: skip
-            results.setdefault(target, {})[pipe] = entry
-    return results
+def inputs(data: Any, methods: list[str]) -> list[dict[str, np.ndarray]]:
+    """One dict per subject: raw series, and the LM contract where needed."""
+    X = [{"raw": ts} for ts in data.timeseries]
+    keys = {"descriptors": ("lm", N_TIMEPOINTS), "lm-probe": ("lm160", 160)}
+    for method, (key, n) in keys.items():
+        if method in methods:
+            for x, series in zip(X, lm_contract(data, n), strict=True):
+                x[key] = series
+    return X
+
+
+# --------------------------------------------------------------------------- #
+# Harness runs
+# --------------------------------------------------------------------------- #
+
+
+def run_target(
+    target: str,
+    X: list[dict[str, np.ndarray]],
+    y: np.ndarray,
+    sites: np.ndarray,
+    methods: list[str],
+    args: argparse.Namespace,
+) -> Any:
+    """One harness run: leave-one-site-out, statistics over sites."""
+    from brainlm_decode.evaluation import compare_estimators
+
+    keep = np.flatnonzero(np.isfinite(y))
+    models = estimators(target, methods, args.device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # FastICA convergence, nilearn notes
+        return compare_estimators(
+            models,
+            [X[i] for i in keep],
+            y[keep],
+            cv="logo",
+            groups=sites[keep],
+            scoring=TARGETS[target][1],
+            reference=method_name("tangent", target) if "tangent" in methods else None,
+            statistic="mean",
+            n_bootstrap=args.n_bootstrap,
+            n_permutations=args.n_permutations,
+            permutation="fixed",
+            random_state=0,
+            verbose=1,
+        )
+
+
+def results_dict(target: str, result: Any) -> dict[str, Any]:
+    """JSON-ready statistics of one target (MAE as a positive number)."""
+    kind, metrics, names = TARGETS[target]
+    sign = {m: -1.0 if m.startswith("neg_") else 1.0 for m in metrics}
+    out: dict[str, Any] = {}
+    summary = result.summary()
+    for est in dict.fromkeys(summary["estimator"]):
+        entry: dict[str, Any] = {"per_site": {}, "summary": {}}
+        for metric, name in zip(metrics, names, strict=True):
+            row = summary[(summary.estimator == est) & (summary.metric == metric)]
+            row = row.iloc[0]
+            s = sign[metric]
+            lo, hi = sorted((s * row["ci_low"], s * row["ci_high"]))
+            dlo, dhi = sorted((s * row["diff_ci_low"], s * row["diff_ci_high"]))
+            entry["summary"][name] = {
+                "mean": s * row["mean"],
+                "sd": row["sd"],
+                "ci_low": lo,
+                "ci_high": hi,
+                "pooled": s * row["pooled"],
+                "p_value": row["p_value"],
+                "n_sites_scored": int(row["n_splits"]),
+                "n_sites_skipped": int(row["n_skipped"]),
+                "diff_vs_reference": None
+                if not np.isfinite(row["diff_mean"])
+                else {"mean": s * row["diff_mean"], "ci_low": dlo, "ci_high": dhi},
+            }
+            table = result.split_table(metric)[est]
+            for (_, _, site), value in table.items():
+                entry["per_site"].setdefault(site, {})[name] = s * value
+        entry["fit_s_per_fold"] = float(
+            result.scores.loc[result.scores.estimator == est, "fit_time"].mean()
+        )
+        out[est] = entry
+    return out
 
 
 # --------------------------------------------------------------------------- #
@@ -329,51 +335,69 @@ def summarise(preds, targets, sites, n_perm: int, n_boot: int, seed: int = 0) ->
 # --------------------------------------------------------------------------- #
 
 
+def _f(value: float, digits: int = 3) -> str:
+    return "" if value is None or not np.isfinite(value) else f"{value:.{digits}f}"
+
+
 def markdown(results: dict, meta: dict) -> str:
     """The summary, per-site and anchor tables as Markdown."""
     lines = [
         f"# ABIDE-I PCP, leave-one-site-out ({meta['n_subjects']} subjects, "
-        f"{meta['n_sites']} sites, CC200)",
+        f"{meta['n_sites']} sites, CC200), through `compare_estimators`",
         "",
-        "| target | pipeline | score 1 (mean ± sd over sites) | score 2 | pooled | "
-        "perm. p | Δ vs tangent, score 1 [95 % CI] | Δ score 2 [95 % CI] |",
+        "Mean ± sd over held-out sites; 95 % CI of the mean by bootstrap over "
+        "sites; p: labels permuted within sites against the fixed out-of-site "
+        f"predictions ({meta['settings']['n_permutations']} permutations); Δ: "
+        "paired per-site difference to tangent + LR (ridge for age), 95 % "
+        "bootstrap CI over sites.",
+        "",
+        "| target | method | score | mean ± sd | 95 % CI | pooled | p | "
+        "Δ vs tangent [95 % CI] |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for target, by_pipe in results.items():
-        n1, n2 = TARGETS[target][1]
-        for pipe, e in by_pipe.items():
-            deltas = ["—", "—"]
-            if "paired_vs_tangent" in e:
-                deltas = [
-                    f"{d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
-                    for d in e["paired_vs_tangent"].values()
-                ]
-            lines.append(
-                f"| {target} ({e['n_sites_scored']} sites) | {pipe} | "
-                f"{n1} {e['mean'][n1]:.3f} ± {e['sd'][n1]:.3f} | "
-                f"{n2} {e['mean'][n2]:.3f} ± {e['sd'][n2]:.3f} | "
-                f"{e['pooled'][n1]:.3f} / {e['pooled'][n2]:.3f} | "
-                f"{e['permutation_p']:.4f} | {deltas[0]} | {deltas[1]} |"
-            )
-    lines += ["", "## Diagnosis per held-out site (AUC / balanced accuracy)", ""]
-    diag = results["diagnosis"]
-    lines.append("| site | n | " + " | ".join(diag) + " |")
-    lines.append("|---|---|" + "---|" * len(diag))
-    for site, n in meta["site_sizes"].items():
-        cells = [
-            f"{diag[p]['per_site'][site]['AUC']:.3f} / "
-            f"{diag[p]['per_site'][site]['bal. acc.']:.3f}"
-            for p in diag
+    for target, by_est in results.items():
+        for est, entry in by_est.items():
+            for name, e in entry["summary"].items():
+                d = e["diff_vs_reference"]
+                delta = (
+                    "—"
+                    if d is None
+                    else f"{d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
+                )
+                lines.append(
+                    f"| {target} ({e['n_sites_scored']} sites) | {est} | {name} | "
+                    f"{_f(e['mean'])} ± {_f(e['sd'])} | [{_f(e['ci_low'])}, "
+                    f"{_f(e['ci_high'])}] | {_f(e['pooled'])} | {_f(e['p_value'], 4)} "
+                    f"| {delta} |"
+                )
+    for target, by_est in results.items():
+        n1, n2 = TARGETS[target][2]
+        lines += ["", f"## {target} per held-out site ({n1} / {n2})", ""]
+        lines.append("| site | n | " + " | ".join(by_est) + " |")
+        lines.append("|---|---|" + "---|" * len(by_est))
+        for site, n in meta["site_sizes"].items():
+            cells = []
+            for entry in by_est.values():
+                s = entry["per_site"].get(site, {})
+                a, b = s.get(n1, np.nan), s.get(n2, np.nan)
+                cells.append("skipped" if not np.isfinite(a) else f"{_f(a)} / {_f(b)}")
+            lines.append(f"| {site} | {n} | " + " | ".join(cells) + " |")
+        fits = ", ".join(
+            f"{est} {entry['fit_s_per_fold']:.0f} s" for est, entry in by_est.items()
+        )
+        lines += [
+            "",
+            f"Mean fit time per fold (harness fit_time, prediction not included): {fits}.",
         ]
-        lines.append(f"| {site} | {n} | " + " | ".join(cells) + " |")
-    lines += ["", "## Published anchors (other data and folds; for scale)", ""]
-    lines += ["| source | accuracy | AUC |", "|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} |" for a, b, c in ANCHORS]
-    ours = diag[REFERENCE]["mean"]
-    lines.append(
-        f"| this run, tangent + LR, ABIDE-I leave-one-site-out | bal. acc. "
-        f"{ours['bal. acc.']:.3f} | AUC {ours['AUC']:.3f} |"
-    )
+    if "diagnosis" in results and REFERENCE in results["diagnosis"]:
+        ours = results["diagnosis"][REFERENCE]["summary"]
+        lines += ["", "## Published anchors (other data and folds; for scale)", ""]
+        lines += ["| source | accuracy | AUC |", "|---|---|---|"]
+        lines += [f"| {a} | {b} | {c} |" for a, b, c in ANCHORS]
+        lines.append(
+            f"| this run, tangent + LR, ABIDE-I leave-one-site-out | bal. acc. "
+            f"{ours['bal. acc.']['mean']:.3f} | AUC {ours['AUC']['mean']:.3f} |"
+        )
     if meta.get("tokenizer"):
         tok = meta["tokenizer"]
         lines += [
@@ -438,23 +462,46 @@ def tokenizer_cost(data: Any, n_subjects: int = 16, n_epochs: int = 2) -> dict:
     }
 
 
-def main() -> None:
-    """Load, run the folds, print and save the tables."""
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", default=None, help="comma-separated subset")
+    parser.add_argument(
+        "--targets",
+        default=",".join(TARGETS),
+        help=f"comma-separated, among {', '.join(TARGETS)}",
+    )
+    parser.add_argument(
+        "--methods",
+        default=",".join(DEFAULT_METHODS),
+        help=f"comma-separated, among {', '.join(METHODS)} (lm-probe: see docstring)",
+    )
     parser.add_argument("--n-permutations", type=int, default=1000)
     parser.add_argument("--n-bootstrap", type=int, default=10000)
+    parser.add_argument("--device", default="cpu", help="lm-probe only")
     parser.add_argument("--tokenizer-only", action="store_true")
     parser.add_argument("--no-tokenizer", action="store_true")
     parser.add_argument("--out", default=str(RESULTS / "abide_pcp_loso"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    args.targets = args.targets.split(",")
+    args.methods = args.methods.split(",")
+    bad = [t for t in args.targets if t not in TARGETS] + [
+        m for m in args.methods if m not in METHODS
+    ]
+    if bad:
+        parser.error(f"unknown target(s) or method(s): {bad}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Load, run the harness per target, print and save the tables."""
+    args = parse_args(argv)
     if not (SHARED / "abide_pcp").is_dir():
         print(f"SKIP: {SHARED / 'abide_pcp'} is missing")
         return
     start = time.perf_counter()
     data, targets = load(args.sites.split(",") if args.sites else None)
-    sites = data.site
-    X_desc = preprocess_for_descriptors(data)
+    sites = np.asarray(data.site)
     print(f"{len(sites)} subjects, {len(np.unique(sites))} sites, CC200", flush=True)
     tok = None if args.no_tokenizer else tokenizer_cost(data)
     if tok:
@@ -463,15 +510,18 @@ def main() -> None:
         )
     if args.tokenizer_only:
         return
-    inputs = {
-        "tangent + LR": data.timeseries,
-        "correlation + LR": data.timeseries,
-        "descriptors + LR": list(X_desc),
-    }
-    preds = loso_predictions(inputs, targets, sites)
-    results = summarise(preds, targets, sites, args.n_permutations, args.n_bootstrap)
-    import platform
-
+    X = inputs(data, args.methods)
+    results, pred_table = {}, pd.DataFrame({"SUB_ID": data.subject_ids, "site": sites})
+    for target in args.targets:
+        print(f"== {target}", flush=True)
+        result = run_target(target, X, targets[target], sites, args.methods, args)
+        results[target] = results_dict(target, result)
+        print(result.to_markdown(), flush=True)
+        keep = np.flatnonzero(np.isfinite(targets[target]))
+        for est, part in result.predictions.groupby("estimator", sort=False):
+            column = np.full(len(sites), np.nan)
+            column[keep] = part["value" if part["value"].notna().any() else "y_pred"]
+            pred_table[f"{est}|{target}"] = column
     meta = {
         "n_subjects": len(sites),
         "n_sites": len(np.unique(sites)),
@@ -480,18 +530,22 @@ def main() -> None:
         "machine": f"{platform.processor() or platform.machine()}, "
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}",
         "tokenizer": tok,
-        "settings": {"C": C, "n_timepoints": N_TIMEPOINTS,
-                     "n_permutations": args.n_permutations,
-                     "n_bootstrap": args.n_bootstrap},
-    }  # fmt: skip
+        "settings": {
+            "C": C,
+            "n_timepoints": N_TIMEPOINTS,
+            "n_permutations": args.n_permutations,
+            "n_bootstrap": args.n_bootstrap,
+            "targets": args.targets,
+            "methods": args.methods,
+            "harness": "compare_estimators(cv='logo', statistic='mean', "
+            "permutation='fixed')",
+        },
+    }
     text = markdown(results, meta)
     print(text)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(text)
-    pred_table = pd.DataFrame({"SUB_ID": data.subject_ids, "site": sites})
-    for (pipe, target), p in preds.items():
-        pred_table[f"{pipe}|{target}"] = p
     payload = {
         "meta": meta,
         "results": results,

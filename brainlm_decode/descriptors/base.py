@@ -191,7 +191,8 @@ def check_preprocessed(
     ------
     ValueError
         A subject shorter than ``min_timepoints``, all zero, or with constant
-        (zero-variance) ROIs.
+        (zero-variance) ROIs other than all-zero ones (the preprocessor's output
+        for flat ROIs with ``constant_rois="warn"``).
     """
     for i, array in enumerate(series):
         if array.shape[0] < min_timepoints:
@@ -210,7 +211,8 @@ def check_preprocessed(
                 f"The 'X' argument of {owner}: subject {i} is all zero; expected "
                 "preprocessed ROI time series."
             )
-        constant = np.flatnonzero(np.ptp(array, axis=0) == 0)
+        # flat ROIs zeroed by ROITimeSeriesPreprocessor(constant_rois="warn") pass
+        constant = np.flatnonzero((np.ptp(array, axis=0) == 0) & array.any(axis=0))
         if constant.size:
             raise ValueError(
                 f"The 'X' argument of {owner}: subject {i} has {constant.size} "

@@ -28,7 +28,7 @@ def _pipeline(steps: list[Any], preprocessor: Any) -> Any:
 
 
 def _connectivity_baseline(
-    kind: str, C: float, class_weight: Any, preprocessor: Any
+    kind: str, C: float, class_weight: Any, preprocessor: Any, head: Any = None
 ) -> Any:
     from nilearn.connectome import ConnectivityMeasure
     from sklearn.preprocessing import StandardScaler
@@ -36,13 +36,16 @@ def _connectivity_baseline(
     measure = ConnectivityMeasure(
         kind=kind, vectorize=True, discard_diagonal=True, standardize="zscore_sample"
     )
-    return _pipeline(
-        [measure, StandardScaler(), _logistic(C, class_weight)], preprocessor
-    )
+    head = _logistic(C, class_weight) if head is None else head
+    return _pipeline([measure, StandardScaler(), head], preprocessor)
 
 
 def tangent_baseline(
-    *, C: float = 0.1, class_weight: Any = "balanced", preprocessor: Any = None
+    *,
+    C: float = 0.1,
+    class_weight: Any = "balanced",
+    preprocessor: Any = None,
+    head: Any = None,
 ) -> Any:
     """Tangent-space connectivity + logistic regression (Dadi et al. 2019).
 
@@ -54,6 +57,10 @@ def tangent_baseline(
         Class weights of the logistic regression.
     preprocessor : estimator or None, default=None
         First step, e.g. :class:`~brainlm_decode.ROITimeSeriesPreprocessor`.
+    head : estimator or None, default=None
+        Last step instead of the logistic regression (``C`` and
+        ``class_weight`` then unused), e.g. ``RidgeCV()`` for a regression
+        target such as age.
 
     Returns
     -------
@@ -66,11 +73,15 @@ def tangent_baseline(
     >>> tangent_baseline().steps[0][0]
     'connectivitymeasure'
     """
-    return _connectivity_baseline("tangent", C, class_weight, preprocessor)
+    return _connectivity_baseline("tangent", C, class_weight, preprocessor, head)
 
 
 def correlation_baseline(
-    *, C: float = 0.1, class_weight: Any = "balanced", preprocessor: Any = None
+    *,
+    C: float = 0.1,
+    class_weight: Any = "balanced",
+    preprocessor: Any = None,
+    head: Any = None,
 ) -> Any:
     """Pearson correlation connectivity + logistic regression.
 
@@ -82,12 +93,16 @@ def correlation_baseline(
         Class weights of the logistic regression.
     preprocessor : estimator or None, default=None
         First step, e.g. :class:`~brainlm_decode.ROITimeSeriesPreprocessor`.
+    head : estimator or None, default=None
+        Last step instead of the logistic regression (``C`` and
+        ``class_weight`` then unused), e.g. ``RidgeCV()`` for a regression
+        target such as age.
 
     Returns
     -------
     Pipeline
     """
-    return _connectivity_baseline("correlation", C, class_weight, preprocessor)
+    return _connectivity_baseline("correlation", C, class_weight, preprocessor, head)
 
 
 def descriptor_baseline(
@@ -98,6 +113,7 @@ def descriptor_baseline(
     class_weight: Any = "balanced",
     preprocessor: Any = None,
     random_state: Any = 0,
+    head: Any = None,
 ) -> Any:
     """fMRI descriptors (four families) + logistic regression.
 
@@ -114,6 +130,10 @@ def descriptor_baseline(
         Class weights of the logistic regression.
     preprocessor : estimator or None, default=None
         First step, e.g. :class:`~brainlm_decode.ROITimeSeriesPreprocessor`.
+    head : estimator or None, default=None
+        Last step instead of the logistic regression (``C`` and
+        ``class_weight`` then unused), e.g. ``RidgeCV()`` for a regression
+        target such as age.
     random_state : int or None, default=0
         Seed of the default descriptors (ICA).
 
@@ -130,6 +150,5 @@ def descriptor_baseline(
         descriptors = FMRIDescriptorTransformer(
             networks=networks, random_state=random_state
         )
-    return _pipeline(
-        [descriptors, StandardScaler(), _logistic(C, class_weight)], preprocessor
-    )
+    head = _logistic(C, class_weight) if head is None else head
+    return _pipeline([descriptors, StandardScaler(), head], preprocessor)

@@ -33,6 +33,9 @@ __all__ = ["compare_estimators"]
 
 _OWNER = "compare_estimators"
 _PERMUTATION_MODES = ("refit", "fixed")
+_STATISTICS = ("pooled", "mean")
+_SKIP_TRAIN = "training fold holds one class"
+_SKIP_TEST = "test fold holds one class"
 
 
 def _take(X: Any, index: np.ndarray) -> Any:
@@ -139,19 +142,66 @@ class _OOF:
             shape = (n_repeats, n, task.classes.size)
         self.value = np.full(shape, np.nan)
         self.has_value = True
+        self.task = task
 
     def pooled(self, metric: str, y: np.ndarray, index: Any = slice(None)) -> float:
         """Metric of the pooled out-of-fold predictions, mean over repeats."""
-        values = [
-            score(
-                metric,
-                y[index],
-                self.pred[r][index],
-                self.value[r][index] if self.has_value else None,
+        values = []
+        for r in range(self.pred.shape[0]):
+            pred = self.pred[r][index]
+            ok = np.isfinite(pred)  # subjects of skipped folds have no prediction
+            if not ok.any():
+                continue
+            value = self.value[r][index][ok] if self.has_value else None
+            values.append(
+                _split_score(self.task, metric, y[index][ok], pred[ok], value)
             )
-            for r in range(self.pred.shape[0])
+        return float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
+
+    def split_mean(
+        self, metric: str, y: np.ndarray, splits: Sequence[Split], task: _Task
+    ) -> float:
+        """Mean over ``splits`` of the per-split scores (skipped splits left out)."""
+        values = [
+            _split_score(
+                task,
+                metric,
+                y[s.test],
+                self.pred[s.repeat, s.test],
+                self.value[s.repeat, s.test] if self.has_value else None,
+            )
+            for s in splits
         ]
         return float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
+
+
+def _skip_reason(task: _Task, y_enc: np.ndarray, split: Split) -> str | None:
+    """Why a split cannot be scored (classification with one class), or None."""
+    if not task.classification:
+        return None
+    if np.unique(y_enc[split.train]).size < 2:
+        return _SKIP_TRAIN
+    if np.unique(y_enc[split.test]).size < 2:
+        return _SKIP_TEST
+    return None
+
+
+def _split_score(
+    task: _Task, metric: str, y: np.ndarray, pred: np.ndarray, value: Any
+) -> float:
+    """Score of one test split; NaN when it holds one class or no prediction."""
+    if np.isnan(pred).any() or (task.classification and np.unique(y).size < 2):
+        return float("nan")
+    if metric == "roc_auc" and value is None:
+        return float("nan")
+    return score(metric, y, pred, value)
+
+
+def _group_label(groups: np.ndarray | None, split: Split) -> str | None:
+    """Held-out group(s) of a split, e.g. the site of a leave-one-site-out fold."""
+    if groups is None:
+        return None
+    return "+".join(str(g) for g in np.unique(groups[split.test]))
 
 
 def _run_estimator(
@@ -164,30 +214,44 @@ def _run_estimator(
     task: _Task,
     scoring: Sequence[str],
     verbose: int,
+    groups: np.ndarray | None = None,
 ) -> tuple[_OOF, list[dict[str, Any]]]:
     n_repeats = max(s.repeat for s in splits) + 1
     oof = _OOF(n_repeats, len(y_enc), task)
     rows = []
     for k, split in enumerate(splits):
-        pred, value, fit_time, predict_time = _fit_predict(estimator, X, y, split, task)
-        oof.pred[split.repeat, split.test] = pred
-        if value is None:
-            oof.has_value = False
+        skipped = _skip_reason(task, y_enc, split)
+        group = _group_label(groups, split)
+        where = f"repeat {split.repeat}, fold {split.fold}" + (
+            f", {group}" if group is not None else ""
+        )
+        if skipped == _SKIP_TRAIN:
+            value, fit_time, predict_time = None, np.nan, np.nan
+            scores = dict.fromkeys(scoring, np.nan)
         else:
-            oof.value[split.repeat, split.test] = value
-        scores = {
-            m: score(m, y_enc[split.test], pred, value)
-            for m in scoring
-            if value is not None or m != "roc_auc"
-        }
+            pred, value, fit_time, predict_time = _fit_predict(
+                estimator, X, y, split, task
+            )
+            oof.pred[split.repeat, split.test] = pred
+            if value is None:
+                oof.has_value = False
+            else:
+                oof.value[split.repeat, split.test] = value
+            scores = {
+                m: _split_score(task, m, y_enc[split.test], pred, value)
+                for m in scoring
+                if value is not None or m != "roc_auc"
+            }
         for metric, result in scores.items():
             rows.append(
                 {
                     "estimator": name,
                     "repeat": split.repeat,
                     "fold": split.fold,
+                    "group": group,
                     "metric": metric,
                     "score": result,
+                    "skipped": skipped,
                     "fit_time": fit_time,
                     "predict_time": predict_time,
                     "n_train": split.train.size,
@@ -195,9 +259,11 @@ def _run_estimator(
                 }
             )
         text = ", ".join(f"{m} {v:.3f}" for m, v in scores.items())
+        if skipped:
+            text = f"skipped ({skipped})"
         log(
-            f"{name}: split {k + 1}/{len(splits)} (repeat {split.repeat}, fold "
-            f"{split.fold}) {text}; fit {fit_time:.1f} s",
+            f"{name}: split {k + 1}/{len(splits)} ({where}) {text}; fit "
+            f"{fit_time:.1f} s",
             verbose=verbose,
             owner=_OWNER,
         )
@@ -230,6 +296,7 @@ def _null_refit(
     task: _Task,
     scoring: Sequence[str],
     perms: list[np.ndarray],
+    statistic: str = "pooled",
 ) -> dict[str, list[float]]:
     """Statistic of each permutation, refitting on the first repeat's folds."""
     first = [s for s in splits if s.repeat == 0]
@@ -238,6 +305,8 @@ def _null_refit(
     for perm in perms:
         oof = _OOF(1, len(y), task)
         for split in first:
+            if _skip_reason(task, y_enc[perm], split) == _SKIP_TRAIN:
+                continue
             pred, value, _, _ = _fit_predict(estimator, X, y[perm], split, task)
             oof.pred[0, split.test] = pred
             if value is None:
@@ -247,8 +316,26 @@ def _null_refit(
         for m in scoring:
             if m == "roc_auc" and not oof.has_value:
                 continue
-            null[m].append(oof.pooled(m, y_enc[perm]))
+            if statistic == "mean":
+                null[m].append(oof.split_mean(m, y_enc[perm], first, task))
+            else:
+                null[m].append(oof.pooled(m, y_enc[perm]))
     return null
+
+
+def _split_matrix(rows: pd.DataFrame, name: str, metric: str) -> np.ndarray:
+    """Per-split scores of one estimator and metric, in split order."""
+    part = rows[(rows.estimator == name) & (rows.metric == metric)]
+    return part.sort_values(["repeat", "fold"])["score"].to_numpy(dtype=float)
+
+
+def _nanmean_rows(values: np.ndarray) -> np.ndarray:
+    """Row means ignoring NaN (NaN where a row holds none)."""
+    finite = np.isfinite(values)
+    total = np.where(finite, values, 0.0).sum(axis=1)
+    count = finite.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def _summarise(
@@ -260,25 +347,40 @@ def _summarise(
     nulls: dict[str, dict[str, list[float]]],
     observed_refit: dict[str, dict[str, float]],
 ) -> pd.DataFrame:
-    strata = y_enc if task.classification else np.zeros(len(y_enc))
-    boot = bootstrap_indices(settings["n_bootstrap"], strata, settings["random_state"])
+    statistic = settings["statistic"]
+    rng_seed = settings["random_state"]
+    if statistic == "mean":
+        n_splits = rows.groupby(["estimator", "metric"]).size().max()
+        boot = np.random.RandomState(rng_seed).randint(
+            0, n_splits, size=(int(settings["n_bootstrap"]), n_splits)
+        )
+    else:
+        strata = y_enc if task.classification else np.zeros(len(y_enc))
+        boot = bootstrap_indices(settings["n_bootstrap"], strata, rng_seed)
     level, reference = settings["confidence_level"], settings["reference"]
     records = []
     replicates: dict[tuple[str, str], np.ndarray] = {}
     for (name, metric), part in rows.groupby(["estimator", "metric"], sort=False):
         oof = oofs[name]
-        reps = np.array([oof.pooled(metric, y_enc, idx) for idx in boot])
+        if statistic == "mean":
+            reps = _nanmean_rows(_split_matrix(rows, name, metric)[boot])
+        else:
+            reps = np.array([oof.pooled(metric, y_enc, idx) for idx in boot])
         replicates[name, metric] = reps
-        repeat_means = part.groupby("repeat")["score"].mean()
+        scored = part[part["skipped"].isna()]
+        repeat_means = scored.groupby("repeat")["score"].mean()
         low, high = percentile_ci(reps, level)
         null = nulls.get(name, {}).get(metric)
-        observed = observed_refit.get(name, {}).get(metric, oof.pooled(metric, y_enc))
+        default = scored["score"].mean() if statistic == "mean" else None
+        if default is None:
+            default = oof.pooled(metric, y_enc)
+        observed = observed_refit.get(name, {}).get(metric, default)
         records.append(
             {
                 "estimator": name,
                 "metric": metric,
-                "mean": part["score"].mean(),
-                "sd": part["score"].std(ddof=1) if len(part) > 1 else np.nan,
+                "mean": scored["score"].mean(),
+                "sd": scored["score"].std(ddof=1) if len(scored) > 1 else np.nan,
                 "sd_repeats": repeat_means.std(ddof=1)
                 if len(repeat_means) > 1
                 else np.nan,
@@ -287,38 +389,53 @@ def _summarise(
                 "ci_high": high,
                 "p_value": permutation_pvalue(observed, null) if null else np.nan,
                 "permutation": settings["modes"][name] if null else None,
-                "n_splits": len(part),
+                "n_splits": len(scored),
+                "n_skipped": len(part) - len(scored),
                 "fit_time": part["fit_time"].mean(),
             }
         )
     summary = pd.DataFrame(records)
+    if statistic == "mean":
+        return _add_differences(summary, rows, None, reference, level, boot)
     return _add_differences(summary, rows, replicates, reference, level)
 
 
 def _add_differences(
     summary: pd.DataFrame,
     rows: pd.DataFrame,
-    replicates: dict[tuple[str, str], np.ndarray],
+    replicates: dict[tuple[str, str], np.ndarray] | None,
     reference: str,
     level: float,
+    split_boot: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Paired per-fold differences to the reference, with bootstrap CIs."""
+    """Paired per-fold differences to the reference, with bootstrap CIs.
+
+    With ``replicates`` (pooled statistic) the CI is that of the difference of
+    the pooled scores over the shared subject resamples; otherwise the per-split
+    differences are resampled with ``split_boot`` (mean statistic).
+    """
     diff = {"diff_mean": [], "diff_sd": [], "diff_ci_low": [], "diff_ci_high": []}
+    metrics_of_ref = set(rows.loc[rows.estimator == reference, "metric"])
     for _, rec in summary.iterrows():
         name, metric = rec["estimator"], rec["metric"]
-        if name == reference or (reference, metric) not in replicates:
+        if name == reference or metric not in metrics_of_ref:
             for key in diff:
                 diff[key].append(np.nan)
             continue
         own = rows[(rows.estimator == name) & (rows.metric == metric)]
         ref = rows[(rows.estimator == reference) & (rows.metric == metric)]
         paired = own.merge(ref, on=["repeat", "fold"], suffixes=("", "_ref"))
-        d = paired["score"] - paired["score_ref"]
-        low, high = percentile_ci(
-            replicates[name, metric] - replicates[reference, metric], level
-        )
-        diff["diff_mean"].append(d.mean())
-        diff["diff_sd"].append(d.std(ddof=1) if len(d) > 1 else np.nan)
+        paired = paired.sort_values(["repeat", "fold"])
+        d = (paired["score"] - paired["score_ref"]).to_numpy(dtype=float)
+        if replicates is None:
+            low, high = percentile_ci(_nanmean_rows(d[split_boot]), level)
+        else:
+            low, high = percentile_ci(
+                replicates[name, metric] - replicates[reference, metric], level
+            )
+        finite = d[np.isfinite(d)]
+        diff["diff_mean"].append(finite.mean() if finite.size else np.nan)
+        diff["diff_sd"].append(finite.std(ddof=1) if finite.size > 1 else np.nan)
         diff["diff_ci_low"].append(low)
         diff["diff_ci_high"].append(high)
     for key, values in diff.items():
@@ -342,6 +459,7 @@ def compare_estimators(
     n_bootstrap: int = 1000,
     n_permutations: int = 0,
     permutation: str | Mapping[str, str] = "refit",
+    statistic: str = "pooled",
     confidence_level: float = 0.95,
     random_state: Any = 0,
     verbose: int = 1,
@@ -403,9 +521,18 @@ default="stratified"
           fit (the fMRI-LM), and valid because each prediction comes from a
           model that never saw that subject's label.
 
-        The statistic is the metric of the pooled out-of-fold predictions
-        (mean over repeats for ``"fixed"``; first repeat for ``"refit"``);
-        p = (1 + #{null >= observed}) / (1 + n_permutations).
+        The statistic is set by ``statistic`` (for ``"refit"``, on the
+        first repeat); p = (1 + #{null >= observed}) / (1 + n_permutations).
+    statistic : {"pooled", "mean"}, default="pooled"
+        What the CIs and p-values are about:
+
+        - ``"pooled"``: the metric of the pooled out-of-fold predictions (mean
+          over repeats); CIs from the stratified bootstrap of subjects.
+        - ``"mean"``: the mean of the per-split scores (``mean``); CIs from the
+          bootstrap of splits (paired splits for differences). Meant for
+          group-held-out CV (``cv="logo"``: one split per site), where the
+          sites, not the subjects, are the units that vary: it gives the mean
+          +- CI over sites and p-values of the mean site score.
     confidence_level : float, default=0.95
         Coverage of the percentile bootstrap intervals.
     random_state : int or None, default=0
@@ -422,11 +549,20 @@ default="stratified"
 
     Notes
     -----
-    ``mean`` and ``sd`` are over all splits (``sd_repeats``: sd of the repeat
-    means, the variation due to the fold assignment); ``ci_low``/``ci_high``
-    are the percentile bootstrap interval of the pooled out-of-fold score
-    (mean over repeats), ``pooled`` its value. Differences: ``diff_mean`` and
-    ``diff_sd`` over paired splits, CI from the paired bootstrap.
+    ``mean`` and ``sd`` are over the scored splits (``sd_repeats``: sd of the
+    repeat means, the variation due to the fold assignment); ``ci_low``/
+    ``ci_high`` are the percentile bootstrap interval of the statistic
+    (``pooled`` or ``mean``). Differences: ``diff_mean`` and ``diff_sd`` over
+    paired splits, CI from the paired bootstrap. With ``groups``, the
+    ``group`` column of ``scores`` and ``predictions`` names the held-out
+    group(s) of each split (per-site scores of leave-one-site-out CV:
+    :meth:`ComparisonResult.split_table`).
+
+    Classification splits whose training part holds one class are not fitted,
+    and splits whose test part holds one class are not scored (e.g. a site
+    without women, for sex): their scores are NaN, the ``skipped`` column of
+    ``scores`` says why, ``n_skipped`` counts them and ``mean``, ``sd`` and
+    ``n_splits`` are over the scored splits.
 
     Examples
     --------
@@ -476,6 +612,11 @@ default="stratified"
             f"{list(estimators)}. Got {reference!r}."
         )
     modes = _modes(permutation, list(estimators))
+    if statistic not in _STATISTICS:
+        raise ValueError(
+            f"The 'statistic' argument of {_OWNER} must be one of {_STATISTICS}. "
+            f"Got {statistic!r}."
+        )
     group_array = None if groups is None else np.asarray(groups)
     splits = make_splits(
         len(y),
@@ -492,7 +633,7 @@ default="stratified"
     oofs, rows, nulls, observed = {}, [], {}, {}
     for name, estimator in estimators.items():
         oofs[name], est_rows = _run_estimator(
-            name, estimator, X, y, y_enc, splits, task, scoring, verbose
+            name, estimator, X, y, y_enc, splits, task, scoring, verbose, group_array
         )
         rows += est_rows
         if not perms:
@@ -503,16 +644,30 @@ default="stratified"
                 verbose=verbose,
                 owner=_OWNER,
             )
-            nulls[name] = _null_refit(estimator, X, y, splits, task, scoring, perms)
+            nulls[name] = _null_refit(
+                estimator, X, y, splits, task, scoring, perms, statistic
+            )
             first = _OOF(1, len(y), task)
             first.pred[0], first.value[0] = oofs[name].pred[0], oofs[name].value[0]
             first.has_value = oofs[name].has_value
-            observed[name] = {m: first.pooled(m, y_enc) for m in scoring}
-        else:
-            nulls[name] = {
-                m: [oofs[name].pooled(m, y_enc[p]) for p in perms]
+            first_splits = [s for s in splits if s.repeat == 0]
+            observed[name] = {
+                m: first.split_mean(m, y_enc, first_splits, task)
+                if statistic == "mean"
+                else first.pooled(m, y_enc)
                 for m in scoring
-                if m != "roc_auc" or oofs[name].has_value
+            }
+        else:
+            oof = oofs[name]
+            nulls[name] = {
+                m: [
+                    oof.split_mean(m, y_enc[p], splits, task)
+                    if statistic == "mean"
+                    else oof.pooled(m, y_enc[p])
+                    for p in perms
+                ]
+                for m in scoring
+                if m != "roc_auc" or oof.has_value
             }
     scores = pd.DataFrame(rows)
     settings = {
@@ -521,9 +676,10 @@ default="stratified"
         "confidence_level": confidence_level,
         "reference": reference,
         "modes": modes,
+        "statistic": statistic,
     }
     summary = _summarise(oofs, scores, y_enc, task, settings, nulls, observed)
-    predictions = _prediction_frame(oofs, y, y_enc)
+    predictions = _prediction_frame(oofs, y, y_enc, group_array)
     return ComparisonResult(
         scores=scores,
         predictions=predictions,
@@ -538,12 +694,16 @@ default="stratified"
             "confidence_level": confidence_level,
             "random_state": random_state,
             "pos_label": getattr(task, "pos_label", None),
+            "statistic": statistic,
         },
     )
 
 
 def _prediction_frame(
-    oofs: dict[str, _OOF], y: np.ndarray, y_enc: np.ndarray
+    oofs: dict[str, _OOF],
+    y: np.ndarray,
+    y_enc: np.ndarray,
+    groups: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Tidy out-of-fold predictions: estimator, repeat, subject, truth, pred, value."""
     frames = []
@@ -556,6 +716,7 @@ def _prediction_frame(
                         "estimator": name,
                         "repeat": r,
                         "subject": np.arange(len(y)),
+                        "group": groups if groups is not None else None,
                         "y_true": y_enc,
                         "y_pred": oof.pred[r],
                         "value": value,

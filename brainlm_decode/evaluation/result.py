@@ -26,7 +26,9 @@ class ComparisonResult:
     ----------
     scores : DataFrame
         Tidy, one row per estimator, split and metric: ``estimator, repeat,
-        fold, metric, score, fit_time, predict_time, n_train, n_test``.
+        fold, group`` (held-out group(s) with ``groups``, else None), ``metric,
+        score, skipped`` (why a split was not scored, else None), ``fit_time,
+        predict_time, n_train, n_test``.
     predictions : DataFrame
         Out-of-fold predictions: ``estimator, repeat, subject, y_true, y_pred,
         value`` (labels encoded: 1 = positive class for binary targets; value
@@ -59,7 +61,8 @@ class ComparisonResult:
             ``estimator, metric, mean, sd`` (over splits), ``sd_repeats`` (of
             the repeat means), ``pooled`` (pooled out-of-fold score),
             ``ci_low, ci_high`` (stratified bootstrap), ``p_value``,
-            ``permutation`` (mode), ``n_splits``, ``fit_time`` (mean s),
+            ``permutation`` (mode), ``n_splits`` (scored), ``n_skipped``,
+            ``fit_time`` (mean s),
             ``diff_mean, diff_sd, diff_ci_low, diff_ci_high`` (against
             ``reference``; NaN on its own rows).
         """
@@ -86,12 +89,13 @@ class ComparisonResult:
         str
         """
         level = int(round(100 * self.settings.get("confidence_level", 0.95)))
+        statistic = self.settings.get("statistic", "pooled")
         header = [
             "estimator",
             "metric",
             "mean ± sd",
             "sd (repeats)",
-            f"{level}% CI",
+            f"{level}% CI ({statistic})",
             "p",
             f"Δ vs {self.reference} [{level}% CI]",
             "fit s",
@@ -119,6 +123,29 @@ class ComparisonResult:
             ]
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
+
+    def split_table(self, metric: str) -> pd.DataFrame:
+        """Per-split scores of one metric, one column per estimator.
+
+        Parameters
+        ----------
+        metric : str
+            A metric of ``scores``.
+
+        Returns
+        -------
+        DataFrame
+            Index ``(repeat, fold, group)`` (``group``: the held-out site of a
+            leave-one-site-out split), one column per estimator; NaN where a
+            split was skipped.
+        """
+        table = self.scores[self.scores["metric"] == metric].copy()
+        table["group"] = table["group"].fillna("")
+        index = ["repeat", "fold", "group"]
+        out = table.pivot(index=index, columns="estimator", values="score")
+        rows = pd.MultiIndex.from_frame(table[index].drop_duplicates())
+        order = list(dict.fromkeys(table["estimator"]))
+        return out.reindex(index=rows, columns=order)
 
     def plot(self, metric: str | None = None, ax: Any = None) -> Any:
         """Per-split scores of each estimator, mean and bootstrap CI.

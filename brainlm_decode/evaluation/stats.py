@@ -63,6 +63,14 @@ def _from_labels(func: Callable[..., float]) -> Callable[..., float]:
     return metric
 
 
+def _pearson_r(y: np.ndarray, pred: np.ndarray) -> float:
+    """Pearson correlation; NaN when either side is constant."""
+    y, pred = np.asarray(y, dtype=float), np.asarray(pred, dtype=float)
+    if y.size < 2 or np.std(y) == 0 or np.std(pred) == 0:
+        return float("nan")
+    return float(np.corrcoef(y, pred)[0, 1])
+
+
 def _metrics() -> dict[str, tuple[Callable[..., float], bool]]:
     from sklearn import metrics as m
 
@@ -80,11 +88,13 @@ def _metrics() -> dict[str, tuple[Callable[..., float], bool]]:
             _from_labels(lambda a, b: -m.mean_squared_error(a, b)),
             False,
         ),
+        "pearson_r": (_from_labels(_pearson_r), False),
     }
 
 
 #: Metric names accepted by ``scoring``; ``roc_auc`` uses the probabilities
-#: (or decision values), the others the predictions.
+#: (or decision values), the others the predictions (``pearson_r``: Pearson
+#: correlation of predicted and true values, NaN when either is constant).
 METRICS = (
     "roc_auc",
     "balanced_accuracy",
@@ -93,6 +103,7 @@ METRICS = (
     "r2",
     "neg_mean_absolute_error",
     "neg_mean_squared_error",
+    "pearson_r",
 )
 
 

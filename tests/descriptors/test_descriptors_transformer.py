@@ -122,3 +122,26 @@ def test_shared_connectivity_equals_families_alone(fitted, cohort):
     # and chunks of subjects (joblib tasks) give the rows of the whole
     parts = pd.concat([fitted.transform_raw(X[:3]), fitted.transform_raw(X[3:])])
     np.testing.assert_allclose(parts.to_numpy(), raw.to_numpy(), equal_nan=True)
+
+
+def test_flat_rois_zeroed_by_the_preprocessor_are_accepted(cohort):
+    series = [ts.copy() for ts in cohort.timeseries[:12]]
+    series[3][:, 5] = 7.0  # a flat ROI (e.g. out of the field of view)
+    prep = ROITimeSeriesPreprocessor(t_r=cohort.t_r, n_timepoints=120)
+    with pytest.warns(UserWarning, match="constant"):
+        X = prep.fit_transform(series)
+    assert not X[3][:, 5].any()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # FastICA convergence
+        features = FMRIDescriptorTransformer(
+            descriptors=("connectivity", "graph"),
+            networks=cohort.networks,
+            random_state=0,
+        ).fit_transform(X)
+    assert features.shape[0] == 12 and np.isfinite(np.asarray(features)).all()
+    # a constant ROI that was not zeroed is still refused
+    raw = [np.c_[ts[:, :59], np.full(len(ts), 7.0)] for ts in cohort.timeseries[:3]]
+    with pytest.raises(ValueError, match="constant"):
+        FMRIDescriptorTransformer(
+            descriptors=("connectivity",), networks=cohort.networks
+        ).fit(raw)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import make_classification
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -184,3 +185,168 @@ def test_connectivity_baselines_on_series() -> None:
     )
     assert isinstance(result.summary(), pd.DataFrame)
     assert result.summary()["mean"].between(0, 1).all()
+
+
+class _FixedScores(ClassifierMixin, BaseEstimator):
+    """Probability of the positive class = column ``column`` of X; learns nothing."""
+
+    def __init__(self, column: int = 0) -> None:
+        self.column = column
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        p = np.asarray(X, dtype=float)[:, self.column]
+        return np.c_[1 - p, p]
+
+    def predict(self, X):
+        return (np.asarray(X, dtype=float)[:, self.column] >= 0.5).astype(int)
+
+
+@pytest.fixture()
+def sites() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # site A: AUC 0.75 (col 0) / 1.0 (col 1); site B: 1.0 / 0.5 (ties); site C: controls only
+    X = np.array(
+        [
+            [0.1, 0.1],
+            [0.6, 0.2],
+            [0.4, 0.8],
+            [0.9, 0.9],
+            [0.2, 0.5],
+            [0.7, 0.5],
+            [0.8, 0.5],
+            [0.3, 0.3],
+            [0.8, 0.3],
+        ]
+    )
+    y = np.array([0, 0, 1, 1, 0, 1, 1, 0, 0])
+    groups = np.array(["A"] * 4 + ["B"] * 3 + ["C"] * 2)
+    return X, y, groups
+
+
+def test_pearson_r_hand_computed() -> None:
+    # y - 2 = (-1, 0, 1), p - 13/3 = (-7/3, -1/3, 8/3): r = 5 / sqrt(2 * 114 / 9)
+    assert score("pearson_r", [1, 2, 3], [2, 4, 7]) == pytest.approx(
+        5 / np.sqrt(2 * 114 / 9)
+    )
+    assert np.isnan(score("pearson_r", [1, 2, 3], [4, 4, 4]))
+
+
+def test_loso_per_site_scores_skips_and_split_statistics(sites) -> None:
+    X, y, groups = sites
+    result = compare_estimators(
+        {"first": _FixedScores(0), "second": _FixedScores(1)},
+        X,
+        y,
+        cv="logo",
+        groups=groups,
+        statistic="mean",
+        n_bootstrap=2000,
+        verbose=0,
+    )
+    auc = result.split_table("roc_auc")
+    assert list(auc.index.get_level_values("group")) == ["A", "B", "C"]
+    np.testing.assert_allclose(auc["first"], [0.75, 1.0, np.nan])
+    np.testing.assert_allclose(auc["second"], [1.0, 0.5, np.nan])
+    # balanced accuracy of site A: predictions (0, 1, 0, 1) -> recalls 1/2, 1/2
+    np.testing.assert_allclose(
+        result.split_table("balanced_accuracy")["first"], [0.5, 1.0, np.nan]
+    )
+    skipped = result.scores.set_index(["estimator", "group", "metric"])["skipped"]
+    assert skipped["first", "C", "roc_auc"] == "test fold holds one class"
+    assert pd.isna(skipped["first", "A", "roc_auc"])
+    table = result.summary("roc_auc").set_index("estimator")
+    assert table.loc["first", "mean"] == pytest.approx(0.875)
+    assert table.loc["first", "sd"] == pytest.approx(np.std([0.75, 1.0], ddof=1))
+    assert table.loc["first", ["n_splits", "n_skipped"]].tolist() == [2, 1]
+    # site resamples of {0.75, 1.0, NaN}: means 0.75, 0.875 or 1.0
+    assert (table.loc["first", "ci_low"], table.loc["first", "ci_high"]) == (0.75, 1.0)
+    # paired per-site differences (+0.25, -0.5)
+    assert table.loc["second", "diff_mean"] == pytest.approx(-0.125)
+    assert table.loc["second", "diff_sd"] == pytest.approx(np.std([0.25, -0.5], ddof=1))
+    assert table.loc["second", "diff_ci_low"] == pytest.approx(-0.5)
+    assert table.loc["second", "diff_ci_high"] == pytest.approx(0.25)
+    assert result.predictions["group"].tolist()[:9] == groups.tolist()
+    assert "95% CI (mean)" in result.to_markdown()
+
+
+def test_mean_statistic_fixed_permutation_matches_hand_loop(sites) -> None:
+    X, y, groups = sites
+    result = compare_estimators(
+        {"first": _FixedScores(0)},
+        X,
+        y,
+        cv="logo",
+        groups=groups,
+        scoring="roc_auc",
+        statistic="mean",
+        n_bootstrap=10,
+        n_permutations=50,
+        permutation="fixed",
+        random_state=4,
+        verbose=0,
+    )
+    rng = np.random.RandomState(4)
+    p = X[:, 0]
+    null = []
+    for _ in range(50):  # labels permuted within sites, predictions fixed
+        perm = np.arange(len(y))
+        for g in np.unique(groups):
+            idx = np.flatnonzero(groups == g)
+            perm[idx] = idx[rng.permutation(idx.size)]
+        yp = y[perm]
+        null.append(np.mean([binary_auc(yp[:4], p[:4]), binary_auc(yp[4:7], p[4:7])]))
+    expected = permutation_pvalue(0.875, null)
+    assert result.summary()["p_value"][0] == pytest.approx(expected)
+
+
+def test_training_fold_with_one_class_is_not_fitted() -> None:
+    X = np.array([[0.1], [0.6], [0.4], [0.9], [0.3], [0.8]])
+    y = np.array([0, 0, 1, 1, 0, 0])
+    groups = np.array(["A"] * 4 + ["C"] * 2)
+    result = compare_estimators(
+        {"fixed": _FixedScores(0)}, X, y, cv="logo", groups=groups, verbose=0
+    )
+    reasons = result.scores.groupby("group")["skipped"].first()
+    assert reasons["A"] == "training fold holds one class"
+    assert reasons["C"] == "test fold holds one class"
+    assert result.predictions["y_pred"][:4].isna().all()  # A was never predicted
+    assert (result.summary()["n_skipped"] == 2).all()
+
+
+def test_group_regression_pearson_r_per_site() -> None:
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 3))
+    y = X[:, 0] + 0.5 * rng.normal(size=40)
+    groups = np.repeat(np.arange(4), 10)
+    result = compare_estimators(
+        {"ridge": Ridge()},
+        X,
+        y,
+        cv="logo",
+        groups=groups,
+        scoring=["neg_mean_absolute_error", "pearson_r"],
+        statistic="mean",
+        n_bootstrap=50,
+        verbose=0,
+    )
+    preds = result.predictions
+    by_site = [
+        np.corrcoef(y[groups == g], preds["y_pred"][groups == g])[0, 1]
+        for g in range(4)
+    ]
+    np.testing.assert_allclose(result.split_table("pearson_r")["ridge"], by_site)
+    mae = result.summary("neg_mean_absolute_error")["mean"][0]
+    assert mae == pytest.approx(-np.mean(np.abs(y - preds["y_pred"])), rel=0.05)
+
+
+def test_baseline_head_replaces_logistic() -> None:
+    from brainlm_decode.evaluation import descriptor_baseline, tangent_baseline
+
+    assert isinstance(tangent_baseline(head=Ridge()).steps[-1][1], Ridge)
+    assert isinstance(
+        descriptor_baseline(descriptors=DummyClassifier(), head=Ridge()).steps[-1][1],
+        Ridge,
+    )
