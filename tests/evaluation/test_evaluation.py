@@ -350,3 +350,26 @@ def test_baseline_head_replaces_logistic() -> None:
         descriptor_baseline(descriptors=DummyClassifier(), head=Ridge()).steps[-1][1],
         Ridge,
     )
+
+
+def test_balanced_accuracy_equals_sklearn_bit_for_bit() -> None:
+    import warnings
+
+    from sklearn.metrics import balanced_accuracy_score
+
+    from brainlm_decode.evaluation.stats import balanced_accuracy
+
+    rng = np.random.RandomState(0)
+    for n_classes in (2, 3, 5):
+        for _ in range(50):
+            y = rng.randint(0, n_classes, 23)
+            pred = rng.randint(0, n_classes + 1, 23).astype(float)  # extra class
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                expected = balanced_accuracy_score(y, pred)
+            assert balanced_accuracy(y, pred) == expected
+    labels = np.array(["a", "b", "b", "c"])
+    assert balanced_accuracy(labels, labels[::-1]) == balanced_accuracy_score(
+        labels, labels[::-1]
+    )
+    assert score("balanced_accuracy", [0, 0, 0, 1], [0, 0, 1, 1]) == (2 / 3 + 1) / 2
