@@ -373,3 +373,34 @@ def test_balanced_accuracy_equals_sklearn_bit_for_bit() -> None:
         labels, labels[::-1]
     )
     assert score("balanced_accuracy", [0, 0, 0, 1], [0, 0, 1, 1]) == (2 / 3 + 1) / 2
+
+
+def test_connectivity_measure_single_blas_thread_same_results() -> None:
+    import pickle
+
+    from nilearn.connectome import ConnectivityMeasure as NilearnMeasure
+    from sklearn.base import clone
+    from threadpoolctl import threadpool_info
+
+    from brainlm_decode.evaluation import tangent_baseline
+    from brainlm_decode.evaluation.connectivity import ConnectivityMeasure
+
+    rng = np.random.RandomState(0)
+    series = [rng.randn(60, 12) for _ in range(8)]
+    params = {"kind": "tangent", "vectorize": True, "discard_diagonal": True}
+    ours = ConnectivityMeasure(**params)
+    assert isinstance(ours, NilearnMeasure)
+    assert clone(ours).get_params() == NilearnMeasure(**params).get_params()
+    expected = NilearnMeasure(**params).fit_transform(series)
+    np.testing.assert_allclose(ours.fit_transform(series), expected, rtol=1e-10)
+    np.testing.assert_allclose(
+        pickle.loads(pickle.dumps(ours)).transform(series[:3]),
+        expected[:3],
+        rtol=1e-8,
+        atol=1e-12,
+    )
+    before = [i["num_threads"] for i in threadpool_info()]
+    ours.fit(series)
+    assert [i["num_threads"] for i in threadpool_info()] == before  # restored
+    assert isinstance(tangent_baseline().steps[0][1], ConnectivityMeasure)
+    assert tangent_baseline().steps[0][0] == "connectivitymeasure"
