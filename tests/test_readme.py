@@ -138,3 +138,18 @@ def test_readme_lm_block_runs_verbatim(tmp_path, monkeypatch, capsys):
         exec(compile(_lm_block(), "README.rst", "exec"), namespace)
     assert namespace["proba"].shape == (len(namespace["y_test"]),)
     assert "tangent + LR" in capsys.readouterr().out
+
+
+def test_readme_lm_block_seeds_every_random_step():
+    """The tokenizer (weights, shuffling) and the descriptors (ICA) draw random
+    numbers of their own: the block gives each a seed, so that ``proba`` is the
+    same from run to run (the classifier's ``random_state`` does not reach them)."""
+    import ast
+
+    calls = {
+        node.func.id: {kw.arg for kw in node.keywords}
+        for node in ast.walk(ast.parse(_lm_block()))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+    for name in ("FMRITokenizer", "FMRIDescriptorTransformer", "FMRILMClassifier"):
+        assert "random_state" in calls[name], name

@@ -30,8 +30,9 @@ def _pipeline(steps: list[Any], preprocessor: Any) -> Any:
 def _connectivity_baseline(
     kind: str, C: float, class_weight: Any, preprocessor: Any, head: Any = None
 ) -> Any:
-    from nilearn.connectome import ConnectivityMeasure
     from sklearn.preprocessing import StandardScaler
+
+    from brainlm_decode.evaluation.connectivity import ConnectivityMeasure
 
     measure = ConnectivityMeasure(
         kind=kind, vectorize=True, discard_diagonal=True, standardize="zscore_sample"

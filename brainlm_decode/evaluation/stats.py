@@ -14,6 +14,7 @@ import numpy as np
 
 __all__ = [
     "METRICS",
+    "balanced_accuracy",
     "binary_auc",
     "bootstrap_indices",
     "percentile_ci",
@@ -56,6 +57,25 @@ def _roc_auc(y: np.ndarray, pred: np.ndarray, value: np.ndarray) -> float:
     return binary_auc(y, value)
 
 
+def balanced_accuracy(y: Any, pred: Any) -> float:
+    """Mean recall over the classes of ``y`` (NumPy only, for resampling loops).
+
+    Equal to :func:`sklearn.metrics.balanced_accuracy_score` (classes that
+    appear only in ``pred`` are left out, as there; no warning is raised) at a
+    fraction of its cost in permutation and bootstrap loops.
+
+    Examples
+    --------
+    >>> balanced_accuracy([0, 0, 1, 1, 1], [0, 1, 1, 1, 0])
+    0.5833333333333333
+    """
+    y, pred = np.asarray(y), np.asarray(pred)
+    classes, y_index = np.unique(y, return_inverse=True)
+    totals = np.bincount(y_index, minlength=classes.size)
+    correct = np.bincount(y_index[pred == y], minlength=classes.size)
+    return float(np.mean(correct / totals))
+
+
 def _from_labels(func: Callable[..., float]) -> Callable[..., float]:
     def metric(y: np.ndarray, pred: np.ndarray, value: np.ndarray) -> float:
         return float(func(y, pred))
@@ -76,7 +96,7 @@ def _metrics() -> dict[str, tuple[Callable[..., float], bool]]:
 
     return {
         "roc_auc": (_roc_auc, True),
-        "balanced_accuracy": (_from_labels(m.balanced_accuracy_score), False),
+        "balanced_accuracy": (_from_labels(balanced_accuracy), False),
         "accuracy": (_from_labels(m.accuracy_score), False),
         "f1": (_from_labels(m.f1_score), False),
         "r2": (_from_labels(m.r2_score), False),

@@ -24,6 +24,7 @@ domain-adversarial term uses as its "text" class.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -77,6 +78,40 @@ def lora_defaults(model_type: str) -> dict[str, Any]:
         f"families: {sorted(_LORA_FAMILIES)}. Pass the 'lora_target_modules' "
         "parameter (names of the linear layers to adapt) explicitly."
     )
+
+
+#: Tokenizers already read, by (source, folder modification time).
+_TOKENIZERS: dict[tuple[str, int | None], Any] = {}
+_TOKENIZERS_LOCK = threading.Lock()
+
+
+def _shared_tokenizer(source: str, model_id: str) -> Any:
+    """The tokenizer of ``source`` with a padding token and right padding.
+
+    Read once per process (a rewritten local folder is read again) and shared
+    by every :meth:`HFBackbone.load`: Gemma-3's 262k-token vocabulary takes
+    seconds to parse, and the fMRI-LM fit needs it twice (the tokenizer's
+    adversarial text tokens, then the LM).
+    """
+    from transformers import AutoTokenizer
+
+    stamp = os.stat(source).st_mtime_ns if os.path.isdir(source) else None
+    key = (source, stamp)
+    with _TOKENIZERS_LOCK:
+        tokenizer = _TOKENIZERS.get(key)
+        if tokenizer is not None:
+            return tokenizer
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        if tokenizer.pad_token is None:
+            if tokenizer.eos_token is None:
+                raise ValueError(
+                    f"The tokenizer of {model_id!r} has neither a padding nor "
+                    "an end-of-sequence token; brainlm_decode needs one of them."
+                )
+            tokenizer.pad_token = tokenizer.eos_token
+        tokenizer.padding_side = "right"
+        _TOKENIZERS[key] = tokenizer
+        return tokenizer
 
 
 @fill_doc
@@ -193,7 +228,9 @@ class HFBackbone(BaseBrainLMEstimator):
         -------
         tokenizer : transformers tokenizer
             With a padding token (the end-of-sequence token when the model has
-            none) and right padding.
+            none) and right padding. Read once per process and source folder
+            and shared between calls (tokenizers are never trained here, and
+            Gemma's takes seconds to parse); do not modify it.
         model : transformers.PreTrainedModel
             The causal LM, in eval mode, ``use_cache`` off.
 
@@ -206,7 +243,7 @@ class HFBackbone(BaseBrainLMEstimator):
             When the checkpoint is not a causal language model.
         """
         self._check()
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
         from brainlm_decode.text.hf import (
             dtype_kwargs,
@@ -224,20 +261,12 @@ class HFBackbone(BaseBrainLMEstimator):
             )
         source = self._model_source()
         try:
-            tokenizer = AutoTokenizer.from_pretrained(source)
+            tokenizer = _shared_tokenizer(source, self.model_id)
             model = AutoModelForCausalLM.from_pretrained(
                 source, **dtype_kwargs(self.torch_dtype)
             )
         except OSError as exc:
             raise missing_model_error(source, exc, what="model") from exc
-        if tokenizer.pad_token is None:
-            if tokenizer.eos_token is None:
-                raise ValueError(
-                    f"The tokenizer of {self.model_id!r} has neither a padding nor "
-                    "an end-of-sequence token; brainlm_decode needs one of them."
-                )
-            tokenizer.pad_token = tokenizer.eos_token
-        tokenizer.padding_side = "right"
         model.config.use_cache = False
         model.eval()
         if device is not None:

@@ -350,3 +350,57 @@ def test_baseline_head_replaces_logistic() -> None:
         descriptor_baseline(descriptors=DummyClassifier(), head=Ridge()).steps[-1][1],
         Ridge,
     )
+
+
+def test_balanced_accuracy_equals_sklearn_bit_for_bit() -> None:
+    import warnings
+
+    from sklearn.metrics import balanced_accuracy_score
+
+    from brainlm_decode.evaluation.stats import balanced_accuracy
+
+    rng = np.random.RandomState(0)
+    for n_classes in (2, 3, 5):
+        for _ in range(50):
+            y = rng.randint(0, n_classes, 23)
+            pred = rng.randint(0, n_classes + 1, 23).astype(float)  # extra class
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                expected = balanced_accuracy_score(y, pred)
+            assert balanced_accuracy(y, pred) == expected
+    labels = np.array(["a", "b", "b", "c"])
+    assert balanced_accuracy(labels, labels[::-1]) == balanced_accuracy_score(
+        labels, labels[::-1]
+    )
+    assert score("balanced_accuracy", [0, 0, 0, 1], [0, 0, 1, 1]) == (2 / 3 + 1) / 2
+
+
+def test_connectivity_measure_single_blas_thread_same_results() -> None:
+    import pickle
+
+    from nilearn.connectome import ConnectivityMeasure as NilearnMeasure
+    from sklearn.base import clone
+    from threadpoolctl import threadpool_info
+
+    from brainlm_decode.evaluation import tangent_baseline
+    from brainlm_decode.evaluation.connectivity import ConnectivityMeasure
+
+    rng = np.random.RandomState(0)
+    series = [rng.randn(60, 12) for _ in range(8)]
+    params = {"kind": "tangent", "vectorize": True, "discard_diagonal": True}
+    ours = ConnectivityMeasure(**params)
+    assert isinstance(ours, NilearnMeasure)
+    assert clone(ours).get_params() == NilearnMeasure(**params).get_params()
+    expected = NilearnMeasure(**params).fit_transform(series)
+    np.testing.assert_allclose(ours.fit_transform(series), expected, rtol=1e-10)
+    np.testing.assert_allclose(
+        pickle.loads(pickle.dumps(ours)).transform(series[:3]),
+        expected[:3],
+        rtol=1e-8,
+        atol=1e-12,
+    )
+    before = [i["num_threads"] for i in threadpool_info()]
+    ours.fit(series)
+    assert [i["num_threads"] for i in threadpool_info()] == before  # restored
+    assert isinstance(tangent_baseline().steps[0][1], ConnectivityMeasure)
+    assert tangent_baseline().steps[0][0] == "connectivitymeasure"

@@ -36,6 +36,28 @@ def test_hf_backbone_loads_tiny_gpt2(tiny_causal_lm_dir):
     assert clone(backbone).get_params() == backbone.get_params()
 
 
+def test_tokenizer_is_read_once_per_folder(tiny_causal_lm_dir, tmp_path):
+    import os
+    import shutil
+
+    folder = tmp_path / "lm"
+    shutil.copytree(tiny_causal_lm_dir, folder)
+    backbone = HFBackbone(folder)
+    first, model = backbone.load()
+    second, other = backbone.load()
+    assert second is first  # parsed once, shared
+    assert other is not model  # weights are still fresh per call
+    assert clone(backbone).load()[0] is first
+    ids = first("hello world")["input_ids"]
+    # a rewritten folder (new modification time) is read again
+    (folder / "extra.txt").write_text("x")
+    os.utime(folder, ns=(1, 1))
+    third, _ = backbone.load()
+    assert third is not first
+    assert third("hello world")["input_ids"] == ids
+    assert third.pad_token is not None and third.padding_side == "right"
+
+
 def test_lora_defaults_follow_the_paper(tiny_causal_lm_dir):
     assert HFBackbone(tiny_causal_lm_dir).lora_defaults() == {
         "r": 16,
