@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from brainlm_decode.datasets import available_network_tables, load_network_labels
+from brainlm_decode.datasets.atlases import SUBCORTEX_NETWORK, YEO7_NETWORKS
 
 print(available_network_tables())
 counts = pd.DataFrame(
@@ -36,18 +37,7 @@ counts
 # %%
 # ROIs per network and atlas
 # --------------------------
-order = [
-    "Vis",
-    "SomMot",
-    "DorsAttn",
-    "SalVentAttn",
-    "Limbic",
-    "Cont",
-    "Default",
-    "Subcortex",
-    "Cerebellum",
-    "Unassigned",
-]
+order = [*YEO7_NETWORKS, SUBCORTEX_NETWORK, "Cerebellum", "Unassigned"]
 counts = counts.reindex([n for n in order if n in counts.index])
 ax = counts.plot.barh(figsize=(7, 5))
 ax.invert_yaxis()
