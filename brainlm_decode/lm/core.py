@@ -538,7 +538,7 @@ class FMRILMBase(BaseBrainLMEstimator):
             out.append(torch.cat([fmri, final], dim=1).cpu().numpy())
         return np.concatenate(out).astype(np.float32)
 
-    def save_adapter(self, path: str | os.PathLike) -> Any:
+    def save_adapter(self, path: str | os.PathLike, *, overwrite: bool = False) -> Any:
         """Save what training changed: the LoRA adapter (or the whole LM with
         ``lora=False``), the fMRI input module and head, and the targets.
 
@@ -549,6 +549,8 @@ class FMRILMBase(BaseBrainLMEstimator):
         ----------
         path : str or path-like
             Destination folder.
+        overwrite : bool, default=False
+            Replace an existing saved adapter.
 
         Returns
         -------
@@ -556,7 +558,7 @@ class FMRILMBase(BaseBrainLMEstimator):
         """
         from brainlm_decode.lm.serialization import save_adapter
 
-        return save_adapter(self, path)
+        return save_adapter(self, path, overwrite=overwrite)
 
     def load_adapter(self, path: str | os.PathLike) -> FMRILMBase:
         """Load an adapter saved by :meth:`save_adapter` into this estimator.

@@ -717,13 +717,16 @@ class FMRITokenizer(TransformerMixin, BaseBrainLMEstimator):
         return float(1.0 - ((series - recon) ** 2).sum() / (centred**2).sum())
 
     # -- persistence -------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> Any:
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Any:
         """Save the fitted tokenizer to a folder (safetensors + JSON, atomic).
 
         Parameters
         ----------
         path : str or path-like
-            Destination folder; replaced as a whole once the new one is written.
+            Destination folder.
+        overwrite : bool, default=False
+            Replace an existing saved tokenizer (as a whole, once the new one is
+            written).
 
         Returns
         -------
@@ -732,7 +735,7 @@ class FMRITokenizer(TransformerMixin, BaseBrainLMEstimator):
         """
         from brainlm_decode.tokenizer.serialization import save_tokenizer
 
-        return save_tokenizer(self, path)
+        return save_tokenizer(self, path, overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: Any = "cpu") -> FMRITokenizer:

@@ -171,7 +171,9 @@ def test_lora_adapter_round_trip(tiny_causal_lm_dir, tokenizer, cohort, tmp_path
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6)
     assert list(loaded.classes_) == list(clf.classes_)
     # an overwrite is atomic and a wrong folder is refused
-    clf.save_adapter(folder)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        clf.save_adapter(folder)
+    clf.save_adapter(folder, overwrite=True)
     with pytest.raises(FileNotFoundError, match="config.json"):
         loaded.load_adapter(tmp_path)
 
