@@ -27,7 +27,7 @@ _LAZY_NAMES: dict[str, str] = {
     "CognitiveAtlas": "brainlm_decode.ontology",
     "CLIPDecoder": "brainlm_decode.decode.decoder",
     "FMRIDescriptorTransformer": "brainlm_decode.descriptors.transformer",
-    "ROITimeSeriesPreprocessor": "brainlm_decode.descriptors.preprocessing",
+    "ROITimeSeriesPreprocessor": "brainlm_decode.timeseries.preprocessing",
     "FMRITokenizer": "brainlm_decode.tokenizer.estimator",
     "FMRILMClassifier": "brainlm_decode.lm.classifier",
     "FMRILMRegressor": "brainlm_decode.lm.classifier",
@@ -50,6 +50,7 @@ _SUBMODULES = (
     "ontology",
     "plugins",
     "text",
+    "timeseries",
     "tokenizer",
 )
 

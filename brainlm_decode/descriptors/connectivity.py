@@ -44,6 +44,8 @@ from brainlm_decode.descriptors.base import (
     YEO7,
     Descriptor,
     check_networks,
+)
+from brainlm_decode.timeseries.checks import (
     check_timeseries,
 )
 

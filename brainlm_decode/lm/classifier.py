@@ -18,8 +18,6 @@ import pandas as pd
 from sklearn.base import ClassifierMixin, RegressorMixin
 
 from brainlm_decode.base import Interval, Options, Satisfies, fill_doc
-from brainlm_decode.descriptors.base import stack_timeseries
-from brainlm_decode.descriptors.tr import check_t_r, fitted_t_r
 from brainlm_decode.lm.core import FMRILMBase
 from brainlm_decode.lm.instruction import PARADIGMS
 from brainlm_decode.lm.prompts import questions_for
@@ -29,6 +27,8 @@ from brainlm_decode.lm.targets import (
     check_targets,
     ordinal_bins,
 )
+from brainlm_decode.timeseries.checks import stack_timeseries
+from brainlm_decode.timeseries.tr import check_t_r, fitted_t_r
 
 __all__ = ["FMRILMClassifier", "FMRILMRegressor", "ordinal_bins"]
 

@@ -22,10 +22,10 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from brainlm_decode.base import BaseBrainLMEstimator, Interval, Options, Satisfies
-from brainlm_decode.descriptors.base import stack_timeseries
 from brainlm_decode.lm.fmri_input import TOKEN_LAYOUTS, TokenLayout, make_layout
 from brainlm_decode.lm.instruction import PARADIGMS, Collator, Example
 from brainlm_decode.lm.prompts import format_question
+from brainlm_decode.timeseries.checks import stack_timeseries
 
 __all__ = ["FMRILMBase"]
 

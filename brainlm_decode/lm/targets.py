@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from brainlm_decode.descriptors.base import stack_timeseries
 from brainlm_decode.lm.instruction import Collator, Example
 from brainlm_decode.lm.prompts import (
     OPEN_QUESTIONS,
@@ -23,6 +22,7 @@ from brainlm_decode.lm.prompts import (
     questions_for,
     score_structured,
 )
+from brainlm_decode.timeseries.checks import stack_timeseries
 
 __all__ = ["TargetsMixin", "check_targets", "ordinal_bins", "softmax", "BIN_WORDS"]
 

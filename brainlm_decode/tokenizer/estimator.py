@@ -23,7 +23,7 @@ from brainlm_decode.base import (
     Satisfies,
     fill_doc,
 )
-from brainlm_decode.descriptors.base import stack_timeseries
+from brainlm_decode.timeseries.checks import stack_timeseries
 
 __all__ = ["FMRITokenizer"]
 
