@@ -1,4 +1,11 @@
-"""Packaged ROI -> network tables for atlases without network names in their labels.
+"""Network reference data: the Yeo-7 names and the packaged ROI -> network tables.
+
+The one home of the network names: :data:`YEO7_NETWORKS` (the seven Yeo-2011
+networks, in the canonical order of every descriptor), :data:`NETWORK_PHRASES`
+(their names in descriptor texts), :data:`SUBCORTEX_NETWORK` and
+:data:`UNASSIGNED_NETWORK` (ROIs outside the cortical networks).
+
+Packaged ROI -> network tables for atlases without network names in their labels.
 
 Each table (``brainlm_decode/data/networks/<name>.csv``) has one row per
 time-series column of the atlas: ``column``, ``roi_value`` (atlas label value),
@@ -20,7 +27,44 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["available_network_tables", "load_network_labels", "resolve_networks"]
+__all__ = [
+    "NETWORK_PHRASES",
+    "SUBCORTEX_NETWORK",
+    "UNASSIGNED_NETWORK",
+    "YEO7_NETWORKS",
+    "available_network_tables",
+    "load_network_labels",
+    "resolve_networks",
+]
+
+#: The seven Yeo-2011 networks, with the short names used in Schaefer-2018 labels,
+#: in the canonical order of descriptor features.
+YEO7_NETWORKS: tuple[str, ...] = (
+    "Vis",
+    "SomMot",
+    "DorsAttn",
+    "SalVentAttn",
+    "Limbic",
+    "Cont",
+    "Default",
+)
+
+#: Human names of the Yeo-7 networks, used in feature descriptions.
+NETWORK_PHRASES: dict[str, str] = {
+    "Vis": "visual",
+    "SomMot": "somatomotor",
+    "DorsAttn": "dorsal attention",
+    "SalVentAttn": "salience / ventral attention",
+    "Limbic": "limbic",
+    "Cont": "frontoparietal control",
+    "Default": "default mode",
+}
+
+#: Network name given to ROIs that are not Schaefer cortical parcels.
+SUBCORTEX_NETWORK = "Subcortex"
+
+#: Network name given to ROIs outside the Yeo-7 mask.
+UNASSIGNED_NETWORK = "Unassigned"
 
 
 def _folder() -> Any:

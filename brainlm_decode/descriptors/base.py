@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from brainlm_decode.base import BaseBrainLMEstimator
+from brainlm_decode.datasets.networks import YEO7_NETWORKS
 
 # the fMRI input contract lives in the time-series layer (re-exported here)
 from brainlm_decode.timeseries.checks import (  # noqa: F401
@@ -23,7 +24,8 @@ from brainlm_decode.timeseries.checks import (  # noqa: F401
     stack_timeseries,
 )
 
-YEO7 = ("Vis", "SomMot", "DorsAttn", "SalVentAttn", "Limbic", "Cont", "Default")
+#: The Yeo-7 network names (:data:`brainlm_decode.datasets.YEO7_NETWORKS`).
+YEO7 = YEO7_NETWORKS
 
 
 def check_networks(networks: Any, n_rois: int, *, owner: str) -> np.ndarray:

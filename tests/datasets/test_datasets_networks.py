@@ -68,3 +68,23 @@ def test_build_script_reproduces_shipped_tables(shared_data_dir):
     for atlas in ("cc200", "ho"):
         built = module.atlas_table(shared_data_dir, atlas)
         assert list(built["network"]) == load_network_labels(atlas)
+
+
+def test_network_names_have_one_home():
+    from brainlm_decode import datasets
+    from brainlm_decode.datasets import atlases, networks
+    from brainlm_decode.descriptors import base, connectivity
+
+    assert networks.YEO7_NETWORKS == tuple(
+        sorted(YEO7, key=networks.YEO7_NETWORKS.index)
+    )
+    assert (
+        datasets.YEO7_NETWORKS
+        is atlases.YEO7_NETWORKS
+        is base.YEO7
+        is networks.YEO7_NETWORKS
+    )
+    assert datasets.SUBCORTEX_NETWORK is atlases.SUBCORTEX_NETWORK
+    assert connectivity.NETWORK_PHRASES is networks.NETWORK_PHRASES
+    assert list(networks.NETWORK_PHRASES) == list(networks.YEO7_NETWORKS)
+    assert connectivity.UNASSIGNED == networks.UNASSIGNED_NETWORK
