@@ -197,6 +197,8 @@ class FMRILMClassifier(TargetsMixin, ClassifierMixin, FMRILMBase):
 
     Examples
     --------
+    Not run in the doctests: it needs a cohort's series and the backbone weights.
+
     >>> from brainlm_decode import FMRILMClassifier
     >>> clf = FMRILMClassifier(token_layout="network", n_epochs=5)  # doctest: +SKIP
     >>> clf.fit(train_series, phenotypes["diagnosis"])  # doctest: +SKIP
