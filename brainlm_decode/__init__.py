@@ -48,6 +48,7 @@ _SUBMODULES = (
     "lm",
     "metrics",
     "ontology",
+    "persistence",
     "plugins",
     "text",
     "timeseries",

@@ -176,6 +176,11 @@ def test_lora_adapter_round_trip(tiny_causal_lm_dir, tokenizer, cohort, tmp_path
     clf.save_adapter(folder, overwrite=True)
     with pytest.raises(FileNotFoundError, match="config.json"):
         loaded.load_adapter(tmp_path)
+    # every file is checked against the manifest
+    modules = folder / "fmri_modules.safetensors"
+    modules.write_bytes(modules.read_bytes()[:-4] + b"\0\0\0\0")
+    with pytest.raises(ValueError, match="manifest checksum"):
+        loaded.load_adapter(folder)
 
 
 def test_full_fine_tuning_adapter_round_trip(
