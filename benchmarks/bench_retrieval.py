@@ -22,7 +22,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import sys
 import time
@@ -38,11 +37,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import build_pretrained as bp  # noqa: E402
 
-NS_PREFIX = "data-neurosynth_version-7_"
 N_VAL = 1000
-SCHAEFER = (
-    "Schaefer2018_400Parcels_7Networks_order_Tian_Subcortex_S3_MNI152NLin6Asym_2mm"
-)
 
 
 @dataclass(frozen=True)
@@ -65,9 +60,10 @@ VARIANTS = {
         Variant("nq-rich", nq_text="rich"),
         Variant("schaefer", space="schaefer400-tian"),
         Variant("ns-merge-schaefer", neurosynth="merge", space="schaefer400-tian"),
+        Variant("lr1e-4", train={"learning_rate": 1e-4}),
+        Variant("lr2e-4", train={"learning_rate": 2e-4}),
+        Variant("dropout07", train={"dropout": 0.7}),
         Variant("dim256", train={"embed_dim": 256}),
-        Variant("dropout03", train={"dropout": 0.3}),
-        Variant("epochs100", train={"n_epochs": 100, "patience": 20}),
     ]
 }
 
@@ -104,45 +100,6 @@ def nq_rich_texts(folder: Path) -> list[str]:
     return texts
 
 
-def load_neurosynth(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Neurosynth v7 studies (id, title, topic text) and peaks (id, x, y, z, space).
-
-    The topic text lists, for the LDA-50 topics of weight >= 0.05 in decreasing
-    weight, the first ``round(40 * weight)`` (2 to 15) keys of the topic.
-    """
-    meta = pd.read_csv(folder / f"{NS_PREFIX}metadata.tsv.gz", sep="\t")
-    weights = sp.load_npz(
-        folder / f"{NS_PREFIX}vocab-LDA50_source-abstract_type-weight_features.npz"
-    ).toarray()
-    keys = pd.read_csv(
-        folder / f"{NS_PREFIX}vocab-LDA50_keys.tsv", sep="\t", header=None
-    )[2].str.split()
-    if weights.shape[0] != len(meta):
-        raise ValueError("Neurosynth topic rows do not follow the metadata.")
-    topic_texts = []
-    for row in weights:
-        words: list[str] = []
-        for topic in np.argsort(-row, kind="stable"):
-            if row[topic] < 0.05:
-                break
-            n = int(np.clip(round(40 * row[topic]), 2, 15))
-            words += [w for w in keys[topic][:n] if w not in words]
-        topic_texts.append(", ".join(words))
-    studies = pd.DataFrame(
-        {
-            "id": meta["id"].astype(str),
-            "title": meta["title"].fillna("").astype(str).str.strip(),
-            "topics": topic_texts,
-        }
-    )
-    with gzip.open(folder / f"{NS_PREFIX}coordinates.tsv.gz", "rt") as handle:
-        coords = pd.read_csv(handle, sep="\t", usecols=["id", "x", "y", "z"])
-    coords["id"] = coords["id"].astype(str)
-    space = dict(zip(studies["id"], meta["space"].astype(str), strict=True))
-    coords["space"] = coords["id"].map(space)
-    return studies, coords
-
-
 # ------------------------------------------------------------------------- caching
 
 
@@ -163,18 +120,6 @@ def cached_text(cache: Path, name: str, texts: list[str]) -> np.ndarray:
     return emb
 
 
-def make_space(name: str):
-    """Fitted image space by benchmark name."""
-    from brainlm_decode.imaging.spaces import AtlasSpace, MNIParcelSpace
-
-    if name == "mni-parcels":
-        return MNIParcelSpace(n_parcels=512, random_state=0, n_jobs=2).fit()
-    if name == "schaefer400-tian":
-        atlas = bp.SHARED / "atlases" / f"{SCHAEFER}.nii.gz"
-        return AtlasSpace(atlas=str(atlas), n_jobs=2).fit()
-    raise ValueError(f"unknown space {name!r}")
-
-
 def cached_images(
     cache: Path, space: str, corpus: str, coords: pd.DataFrame, ids: list[str]
 ) -> np.ndarray:
@@ -187,7 +132,7 @@ def cached_images(
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        emb = make_space(space).transform_coordinates(coords, ids=ids)
+        emb = bp.make_space(space).transform_coordinates(coords, ids=ids)
     emb = np.asarray(emb, dtype=np.float32)
     np.save(path, emb)
     print(
@@ -208,9 +153,11 @@ class Data:
         self.nq, self.nq_coords = bp.load_neuroquery(bp.SHARED / "neuroquery")
         self.nq_ids = list(self.nq["id"])
         base_images = self.images("mni-parcels", "nq")
+        self.test, rest = bp.split_neuroquery(base_images)  # the builder's split
         keep = np.abs(base_images).sum(axis=1) > 0
         order = np.random.RandomState(bp.SEED).permutation(np.flatnonzero(keep))
-        self.test = order[: bp.N_TEST]  # the builder's test split
+        if not np.array_equal(order[: bp.N_TEST], self.test):
+            raise RuntimeError("the test split differs from the builder's")
         self.val = order[bp.N_TEST : bp.N_TEST + N_VAL]
         self.train = np.sort(order[bp.N_TEST + N_VAL :])
         self._ns = None
@@ -218,7 +165,7 @@ class Data:
     @property
     def ns(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         if self._ns is None:
-            self._ns = load_neurosynth(bp.SHARED / "neurosynth")
+            self._ns = bp.load_neurosynth(bp.SHARED / "neurosynth")
         return self._ns
 
     def images(self, space: str, corpus: str) -> np.ndarray:
@@ -256,7 +203,7 @@ class Data:
             ]
         )
         ns_texts = [
-            f"{t}. {topics}" if topics else t
+            bp.neurosynth_text(t, topics)
             for t, topics in zip(studies["title"], studies["topics"], strict=True)
         ]
         ns_text = cached_text(self.cache, "ns_title_topics", ns_texts)
@@ -272,8 +219,7 @@ class Data:
                 else nq_rich_texts(bp.SHARED / "neuroquery")
             )
             merged = [
-                f"{nq_raw[k]}. {topics[ids[k]]}" if topics.get(ids[k]) else nq_raw[k]
-                for k in self.train
+                bp.merged_text(nq_raw[k], topics.get(ids[k], "")) for k in self.train
             ]
             text_tr = text_tr.copy()
             text_tr[: len(self.train)] = cached_text(
