@@ -30,7 +30,7 @@ from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from brainlm_decode.base import BaseBrainLMEstimator, Options, Satisfies
-from brainlm_decode.descriptors.base import stack_timeseries
+from brainlm_decode.timeseries.checks import stack_timeseries
 
 __all__ = ["NETWORK_CHANNELS", "FMRILMFeatures", "network_series"]
 
