@@ -31,6 +31,7 @@ _LAZY_NAMES: dict[str, str] = {
     "FMRITokenizer": "brainlm_decode.tokenizer.estimator",
     "FMRILMClassifier": "brainlm_decode.lm.classifier",
     "FMRILMRegressor": "brainlm_decode.lm.classifier",
+    "FMRILMFeatures": "brainlm_decode.lm.features",
     "HFBackbone": "brainlm_decode.lm.backbones",
     "compare_estimators": "brainlm_decode.evaluation.compare",
 }

