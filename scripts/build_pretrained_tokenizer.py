@@ -131,7 +131,7 @@ def main(argv: list[str]) -> None:
         f"fit {fit_s:.1f} s; training reconstruction R2 {score:.3f}; "
         f"perplexity {tok.codebook_perplexity_:.1f}"
     )
-    tok.save(OUT / "tokenizer")
+    tok.save(OUT / "tokenizer", overwrite=True)
     manifest = {
         "name": NAME,
         "channels": list(NETWORK_CHANNELS),

@@ -30,21 +30,13 @@ from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from brainlm_decode.base import BaseBrainLMEstimator, Options, Satisfies
+from brainlm_decode.datasets.networks import SUBCORTEX_NETWORK, YEO7_NETWORKS
 from brainlm_decode.timeseries.checks import stack_timeseries
 
 __all__ = ["NETWORK_CHANNELS", "FMRILMFeatures", "network_series"]
 
 #: Channels of :func:`network_series`: the Yeo-2011 7 networks, then subcortex.
-NETWORK_CHANNELS = (
-    "Vis",
-    "SomMot",
-    "DorsAttn",
-    "SalVentAttn",
-    "Limbic",
-    "Cont",
-    "Default",
-    "Subcortex",
-)
+NETWORK_CHANNELS = (*YEO7_NETWORKS, SUBCORTEX_NETWORK)
 
 
 def network_series(
