@@ -36,7 +36,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from brainlm_decode._io import atomic_directory, read_json, sha256_file
+from brainlm_decode._io import (
+    atomic_directory,
+    atomic_write_text,
+    read_json,
+    sha256_file,
+)
 
 __all__ = [
     "CONFIG_NAME",
@@ -291,7 +296,8 @@ def write_manifest(
         Format recorded in the manifest (default: the ``"format"`` of
         ``config.json``, if any).
     extra : dict or None, default=None
-        More entries (provenance, licences).
+        More entries (provenance, licences); by default, those of the existing
+        manifest, if any.
 
     Returns
     -------
@@ -302,18 +308,26 @@ def write_manifest(
     if format_name is None and (folder / CONFIG_NAME).is_file():
         config = read_json(folder / CONFIG_NAME, "configuration")
         format_name = config.get("format") if isinstance(config, dict) else None
+    if extra is None and (folder / MANIFEST_NAME).is_file():  # keep provenance
+        old = read_json(folder / MANIFEST_NAME, "manifest")
+        extra = {
+            k: v
+            for k, v in (old if isinstance(old, dict) else {}).items()
+            if k not in ("format", "files")
+        }
     files = sorted(
-        p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST_NAME
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.relative_to(folder).as_posix() != MANIFEST_NAME
     )
     manifest = {
         "format": format_name,
         "files": {p.relative_to(folder).as_posix(): sha256_file(p) for p in files},
         **(extra or {}),
     }
-    # not key-sorted: the packaged bundle's manifest keeps its order
+    # not key-sorted: provenance entries keep the order they were given in
     text = json.dumps(manifest, indent=1) + "\n"
-    (folder / MANIFEST_NAME).write_text(text, encoding="utf-8")
-    return folder / MANIFEST_NAME
+    return atomic_write_text(folder / MANIFEST_NAME, text)
 
 
 def verify_manifest(folder: str | os.PathLike, what: str = "saved object") -> dict:
@@ -471,8 +485,11 @@ def save_folder(
         path, overwrite=overwrite, config_name=config_name, what=what
     )
     with atomic_directory(path) as tmp:
-        config = dict(write(tmp))
-        config = {"format": format_name, "format_version": format_version, **config}
+        config = {
+            **write(tmp),
+            "format": format_name,
+            "format_version": format_version,
+        }
         write_json(tmp / config_name, config)
         write_manifest(tmp, format_name, manifest_extra)
     return path

@@ -200,3 +200,32 @@ def test_written_files_get_the_umask_mode_like_open(tmp_path, umask):
     assert expected == 0o666 & ~umask
     for path in (text, other, folder / "config.json", folder / "manifest.json"):
         assert stat.S_IMODE(path.stat().st_mode) == expected, path
+
+
+def test_manifest_keeps_provenance_and_covers_nested_manifests(tmp_path):
+    def nested(tmp: Path) -> dict:
+        _save(tmp / "inner")
+        return {}
+
+    folder = persistence.save_folder(
+        tmp_path / "nested",
+        nested,
+        format_name=FORMAT,
+        format_version=2,
+        manifest_extra={"licence": "X"},
+    )
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["licence"] == "X"
+    assert "inner/manifest.json" in manifest["files"]
+    persistence.write_manifest(folder)  # refreshed, provenance kept
+    assert json.loads((folder / "manifest.json").read_text())["licence"] == "X"
+
+
+def test_the_format_entries_are_the_layers(tmp_path):
+    folder = persistence.save_folder(
+        tmp_path / "obj",
+        lambda tmp: {"format": "other", "format_version": 99, "value": 1},
+        format_name=FORMAT,
+        format_version=2,
+    )
+    assert _load(folder)["value"] == 1
