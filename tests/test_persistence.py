@@ -229,3 +229,34 @@ def test_the_format_entries_are_the_layers(tmp_path):
         format_version=2,
     )
     assert _load(folder)["value"] == 1
+
+
+def test_saved_folders_are_written_only_through_the_layer():
+    import ast
+
+    import brainlm_decode
+
+    root = Path(brainlm_decode.__file__).parent
+    users, definitions = [], []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and node.id == "atomic_directory":
+                users.append(rel)
+            if isinstance(node, ast.FunctionDef) and node.name in {
+                "check_format_version",
+                "read_config",
+                "verify_manifest",
+                "saved_plugin_class",
+            }:
+                definitions.append(f"{rel}:{node.name}")
+    assert set(users) <= {"_io.py", "persistence.py"}, users
+    # thin wrappers keep their names; the logic lives in persistence.py
+    assert sorted(definitions) == [
+        "decode/persistence.py:verify_manifest",
+        "persistence.py:check_format_version",
+        "persistence.py:read_config",
+        "persistence.py:verify_manifest",
+        "plugins.py:saved_plugin_class",
+    ]
