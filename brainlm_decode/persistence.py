@@ -421,16 +421,16 @@ def check_save_path(
     ------
     FileExistsError
         When ``path`` exists and ``overwrite`` is False, or exists and is not a
-        saved object (never overwritten; an empty folder may be).
+        saved object (never overwritten). An empty folder is always replaced.
     """
     path = Path(path)
+    if path.is_dir() and not any(path.iterdir()):
+        return path  # an empty folder: nothing to lose
     if path.exists() and not overwrite:
         raise FileExistsError(
             f"The 'path' argument {str(path)!r} exists; pass overwrite=True to replace it."
         )
-    if path.exists() and (
-        path.is_file() or (any(path.iterdir()) and not (path / config_name).exists())
-    ):
+    if path.exists() and (path.is_file() or not (path / config_name).exists()):
         raise FileExistsError(
             f"Refusing to overwrite {str(path)!r}: it is not a {what}."
         )
