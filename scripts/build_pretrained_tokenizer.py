@@ -2,8 +2,10 @@
 
 ``brainlm_decode/data/pretrained/fmri-tokenizer-hcp-rest-networks/``: Stage 1
 of fMRI-LM (:class:`~brainlm_decode.FMRITokenizer`, 2 layers, width 64, 256
-codes, adversarial alignment to Gemma-3-270M's token embeddings, no text term:
-the series have no descriptor texts) fitted on **unlabelled** resting-state
+codes; reconstruction and VQ losses only: with ``backbone="gemma-3-270m"`` the
+adversarial term would sample text tokens from the subjects' texts or a
+``text_corpus``, and the SigLIP term needs descriptor texts; the HCP runs have
+neither, so ``alignment_terms_`` is empty) fitted on **unlabelled** resting-state
 series only: the 7 HCP young-adult subjects of the shared data (one run each,
 AAL2, 94 ROIs, TR 0.72 s, 1,200 points).
 
