@@ -22,8 +22,10 @@ $(STAMP): setup.cfg pyproject.toml requirements/lock.txt
 demo: install
 	$(VENV)/bin/brainlm-decode demo
 
+# The test suite, then every docstring example of the package (offline, seconds).
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -q -p no:cacheprovider --doctest-modules brainlm_decode
 
 # Everything, the real Gemma-3-270M conversion (about 3 minutes, 1 GB) included.
 test-slow: install

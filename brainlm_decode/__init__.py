@@ -27,10 +27,11 @@ _LAZY_NAMES: dict[str, str] = {
     "CognitiveAtlas": "brainlm_decode.ontology",
     "CLIPDecoder": "brainlm_decode.decode.decoder",
     "FMRIDescriptorTransformer": "brainlm_decode.descriptors.transformer",
-    "ROITimeSeriesPreprocessor": "brainlm_decode.descriptors.preprocessing",
+    "ROITimeSeriesPreprocessor": "brainlm_decode.timeseries.preprocessing",
     "FMRITokenizer": "brainlm_decode.tokenizer.estimator",
     "FMRILMClassifier": "brainlm_decode.lm.classifier",
     "FMRILMRegressor": "brainlm_decode.lm.classifier",
+    "FMRILMFeatures": "brainlm_decode.lm.features",
     "HFBackbone": "brainlm_decode.lm.backbones",
     "compare_estimators": "brainlm_decode.evaluation.compare",
 }
@@ -48,8 +49,10 @@ _SUBMODULES = (
     "lm",
     "metrics",
     "ontology",
+    "persistence",
     "plugins",
     "text",
+    "timeseries",
     "tokenizer",
 )
 

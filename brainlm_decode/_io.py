@@ -3,7 +3,11 @@
 Writes go through a temporary file (or folder) in the destination's folder, are
 flushed, then moved in place with :func:`os.replace`, so readers see the old
 content or the new one, never a partial one, and nothing already written is lost
-when a write fails.
+when a write fails. Files get the mode :func:`open` would give them
+(``0o666 & ~umask``), not the ``0o600`` of :func:`tempfile.mkstemp`.
+
+Saved objects (folders with a configuration, format version, manifest and
+checksums) are the business of :mod:`brainlm_decode.persistence`, built on these.
 """
 
 from __future__ import annotations
@@ -29,6 +33,30 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+def _umask() -> int:
+    """The process umask: from ``/proc`` on Linux, else by setting and restoring it."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _make_temp(path: Path) -> tuple[int, str]:
+    """``mkstemp`` beside ``path``, with the mode :func:`open` would give."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    return fd, tmp
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` on a temporary file, then move it onto ``path``.
 
@@ -36,7 +64,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _make_temp(path)
     os.close(fd)
     try:
         write(tmp)
@@ -54,7 +82,7 @@ def atomic_write_stream(
     """Call ``write(handle)`` on a temporary binary file, fsync it, move it onto ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _make_temp(path)
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -105,142 +133,6 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def check_format_version(
-    found: object,
-    supported: int,
-    what: str,
-    path: object = None,
-    *,
-    required: bool = False,
-) -> int:
-    """The one format-version check of every saved object.
-
-    Each saved format records ``"format_version"`` (a positive int, bumped when
-    a reader of the previous version could not read the new files). A reader
-    reads every version up to the one it writes and refuses newer ones.
-
-    Parameters
-    ----------
-    found : object
-        The ``"format_version"`` entry of the file (``None`` when absent).
-    supported : int
-        Newest version this brainlm_decode reads (the one it writes).
-    what : str
-        What was saved, for messages (``"decoder"``, ``"saved CLIPModel"``).
-    path : object, default=None
-        File or folder, for messages.
-    required : bool, default=False
-        Whether a missing version is an error; otherwise it reads as 0 (files
-        written before versions were recorded).
-
-    Returns
-    -------
-    int
-        The version found.
-
-    Raises
-    ------
-    ValueError
-        A newer version (the message says to upgrade), or an entry that is not
-        a positive int (or missing, with ``required=True``).
-    """
-    from brainlm_decode._version import __version__
-
-    where = f"The {what}" if path is None else f"The {what} at {str(path)!r}"
-    if found is None and not required:
-        return 0
-    if isinstance(found, bool) or not isinstance(found, int) or found < 1:
-        raise ValueError(
-            f"{where} has format version {found!r}; expected a positive integer "
-            "(the file is damaged, was edited, or is not a brainlm_decode file)."
-        )
-    if found > supported:
-        raise ValueError(
-            f"{where} has format version {found}; this brainlm_decode "
-            f"({__version__}) reads up to {supported}. Upgrade brainlm_decode."
-        )
-    return found
-
-
-def read_config(
-    folder: str | os.PathLike,
-    name: str,
-    *,
-    format_name: str,
-    supported: int,
-    what: str,
-    required: tuple[str, ...] = (),
-) -> dict:
-    """Read and check the JSON configuration of a saved object.
-
-    Parameters
-    ----------
-    folder : str or os.PathLike
-        Folder written by the object's ``save``.
-    name : str
-        File name of the configuration in ``folder``.
-    format_name : str
-        Expected value of its ``"format"`` entry.
-    supported : int
-        Newest ``"format_version"`` this version reads.
-    what : str
-        What was saved, for messages (``"saved FMRITokenizer"``).
-    required : tuple of str, default=()
-        Entries the configuration must have.
-
-    Returns
-    -------
-    dict
-        The configuration.
-
-    Raises
-    ------
-    FileNotFoundError
-        When the file is missing.
-    ValueError
-        Invalid JSON, another format, a newer format version or missing entries.
-    """
-    path = Path(folder) / name
-    if not path.is_file():
-        raise FileNotFoundError(f"No {what} in {str(folder)!r}: {name} is missing.")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(config, dict) or config.get("format") != format_name:
-        found = config.get("format") if isinstance(config, dict) else None
-        raise ValueError(
-            f"{path} does not describe a {what} (format {found!r}, expected "
-            f"{format_name!r})."
-        )
-    check_format_version(config.get("format_version"), supported, what, path)
-    missing = set(required) - set(config)
-    if missing:
-        raise ValueError(f"{path} lacks the entries {sorted(missing)}.")
-    return config
-
-
-def checked_file(folder: str | os.PathLike, entry: dict, config_name: str) -> Path:
-    """The file of a config ``entry`` (``{"file", "sha256"}``), checksum verified.
-
-    Raises
-    ------
-    FileNotFoundError
-        When the file is missing.
-    ValueError
-        When its SHA-256 differs from the one recorded in ``config_name``.
-    """
-    path = Path(folder) / entry["file"]
-    if not path.is_file():
-        raise FileNotFoundError(f"Weights file {str(path)!r} is missing.")
-    if sha256_file(path) != entry["sha256"]:
-        raise ValueError(
-            f"{path} does not match the checksum recorded in {config_name}: the "
-            "files come from different saves or the weights are corrupted."
-        )
-    return path
 
 
 def read_json(path: str | os.PathLike, what: str = "JSON file") -> object:

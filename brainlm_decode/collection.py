@@ -430,6 +430,9 @@ def load_collection(
 
     Examples
     --------
+    The last two lines are not run in the doctests: the example studyset ships
+    only with recent NiMARE releases.
+
     >>> from importlib.resources import files
     >>> from brainlm_decode.collection import load_collection
     >>> path = files("nimare") / "resources" / "nback_vs_flanker_studyset_2026-07"

@@ -326,16 +326,16 @@ def plugin_name(group: str, obj: Any) -> str | None:
 def saved_plugin_class(group: str, spec: Any, *, source: Any = "the file") -> type:
     """Class of a nested estimator saved in a file: by registered plugin name only.
 
-    Files name nested estimators by plugin name; older files named them by import
-    path (``"module:Class"``), which is accepted only when it is the path of a
-    registered plugin of ``group``. Nothing named in a file is ever imported.
+    The same as :func:`brainlm_decode.persistence.plugin_class` (the one
+    persistence layer): class paths are refused, except those of built-in
+    plugins written by earlier versions; nothing named in a file is imported.
 
     Parameters
     ----------
     group : str
         Plugin group.
     spec : str
-        Plugin name, or a legacy ``"module:Class"`` path.
+        Plugin name.
     source : str or path-like, default="the file"
         Where ``spec`` was read, for the message.
 
@@ -346,19 +346,8 @@ def saved_plugin_class(group: str, spec: Any, *, source: Any = "the file") -> ty
     Raises
     ------
     ValueError
-        When ``spec`` is neither a registered plugin name nor the import path of a
-        registered plugin.
+        When ``spec`` is not a registered plugin name.
     """
-    group = _check_group(group)
-    classes = _registered_classes(group)
-    if isinstance(spec, str) and spec in classes:
-        return classes[spec]
-    for cls in classes.values():
-        if spec == f"{cls.__module__}:{cls.__qualname__}":
-            return cls
-    raise ValueError(
-        f"{source} names the {group} estimator {spec!r}, which is not a registered "
-        f"plugin (available: {sorted(classes)}). brainlm_decode loads nested "
-        "estimators by plugin name only and never imports a class named in a file; "
-        "register the plugin (entry point or register_plugin) and load again."
-    )
+    from brainlm_decode.persistence import plugin_class
+
+    return plugin_class(group, spec, source=source)

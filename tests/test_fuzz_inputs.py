@@ -36,9 +36,9 @@ from brainlm_decode.cli import main
 from brainlm_decode.collection import load_collection
 from brainlm_decode.decode import CLIPDecoder
 from brainlm_decode.decode.persistence import list_pretrained
-from brainlm_decode.descriptors.preprocessing import resample_timeseries
 from brainlm_decode.imaging import mkda_map, prepare_map
 from brainlm_decode.ontology import CognitiveAtlas, load_cognitive_atlas_dump
+from brainlm_decode.timeseries.preprocessing import resample_timeseries
 
 #: Documented exception types of the public API.
 DOCUMENTED = (ValueError, TypeError, FileNotFoundError, NotFittedError, OSError)

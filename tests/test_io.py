@@ -1,4 +1,4 @@
-"""One format-version scheme for every saved object (``_io.check_format_version``)."""
+"""One format-version scheme for every saved object (``persistence.check_format_version``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import brainlm_decode
-from brainlm_decode._io import check_format_version
+from brainlm_decode.persistence import check_format_version
 
 PACKAGE = Path(brainlm_decode.__file__).parent
 #: Writers of data that is rebuilt rather than read back (a cache).
@@ -56,7 +56,7 @@ def _defines_version(tree: ast.AST) -> bool:
 
 
 def _checks_version(tree: ast.AST) -> bool:
-    names = {"check_format_version", "read_config"}
+    names = {"check_format_version", "read_config", "load_folder"}
     return any(
         isinstance(node, ast.Call)
         and getattr(node.func, "id", getattr(node.func, "attr", None)) in names

@@ -166,7 +166,7 @@ def test_saved_plugin_class_by_name_or_registered_path_only():
     assert saved_plugin_class("quantizers", path) is VectorQuantizer
     assert plugin_name("quantizers", VectorQuantizer()) == "vq"
     assert plugin_name("quantizers", object()) is None
-    with pytest.raises(ValueError, match="not a registered plugin"):
+    with pytest.raises(ValueError, match="class path, not a registered plugin"):
         saved_plugin_class("quantizers", "subprocess:Popen")
 
 

@@ -34,6 +34,7 @@ from brainlm_decode import (
     CLIPDecoder,
     FMRIDescriptorTransformer,
     FMRILMClassifier,
+    FMRILMFeatures,
     FMRILMRegressor,
     FMRITokenizer,
     ROITimeSeriesPreprocessor,
@@ -90,6 +91,7 @@ PUBLIC_NON_ARRAY = [
     FMRITokenizer(random_state=0),
     FMRILMClassifier(random_state=0),
     FMRILMRegressor(random_state=0),
+    FMRILMFeatures(),
 ]
 
 #: Every registered plugin (built-ins and installed third-party ones).
@@ -248,6 +250,7 @@ def test_descriptor_transformer_refit_after_set_params(cohort):
         (CLIPDecoder(), "transform"),
         (FMRILMClassifier(), "predict"),
         (FMRILMRegressor(), "predict"),
+        (FMRILMFeatures(), "transform"),
         *[(clone(p), "transform") for p in PLUGINS if isinstance(p, Descriptor)],
     ],
     ids=lambda v: v if isinstance(v, str) else type(v).__name__,

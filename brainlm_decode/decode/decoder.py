@@ -150,6 +150,9 @@ class CLIPDecoder(BaseBrainLMEstimator):
 
     Examples
     --------
+    Not run in the doctests: it needs a statistical map (``zmap.nii.gz``) and the
+    text encoder's weights.
+
     >>> from brainlm_decode import CLIPDecoder
     >>> decoder = CLIPDecoder.from_pretrained()  # doctest: +SKIP
     >>> decoder.transform("zmap.nii.gz").head()  # doctest: +SKIP

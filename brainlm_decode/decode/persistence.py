@@ -9,8 +9,10 @@ A saved decoder is a folder::
     arrays.safetensors    task embeddings, prior, vocabulary embeddings
     manifest.json         sha256 of every file (+ provenance and licences)
 
-Folders are written next to the destination and moved in place only once complete,
-so an existing decoder is never left half-overwritten.
+Folders are written, checked and read by the one persistence layer
+(:mod:`brainlm_decode.persistence`): built next to the destination and moved in
+place only once complete, so an existing decoder is never left half-overwritten;
+every file is checked against the manifest before anything is read.
 """
 
 from __future__ import annotations
@@ -23,12 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from brainlm_decode._io import (
-    atomic_directory,
-    check_format_version,
-    read_json,
-    sha256_file,
-)
+from brainlm_decode import persistence
 from brainlm_decode._version import __version__
 from brainlm_decode.base import DEPRECATED
 
@@ -42,23 +39,17 @@ _SCALARS = ("logit_scale_", "n_studies_", "n_features_in_")
 #: the packaged bundle) load with the value under the current name; decoders are
 #: saved under the current names only.
 _RENAMED = {"max_epochs": "n_epochs"}
+#: Plugin parameters -> their plugin groups (saved by registered name only).
+_PLUGIN_PARAMS = {"text_encoder": "text_encoders", "image_space": "image_spaces"}
 
 
 def _json_params(decoder: Any) -> dict[str, Any]:
     """Parameters as JSON; plugin instances become their registered names."""
-    from brainlm_decode.plugins import get_plugin_class, list_plugins
-
     params: dict[str, Any] = {}
     for name, value in decoder.get_params(deep=False).items():
-        if name in ("text_encoder", "image_space") and not isinstance(value, str):
-            group = "text_encoders" if name == "text_encoder" else "image_spaces"
-            names = [
-                n
-                for n in list_plugins(group)
-                if get_plugin_class(group, n) is type(value)
-            ]
-            value = {
-                "plugin": names[0] if names else None,
+        if name in _PLUGIN_PARAMS and not isinstance(value, str):
+            value = persistence.plugin_to_json(value, _PLUGIN_PARAMS[name]) or {
+                "plugin": None,
                 "params": _plain(value.get_params()),
             }
         elif name == "ontology":
@@ -85,26 +76,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _restore_params(params: dict[str, Any]) -> dict[str, Any]:
-    from brainlm_decode.plugins import get_plugin
-
+def _restore_params(params: dict[str, Any], source: Any) -> dict[str, Any]:
     out = dict(params)
     for old, new in _RENAMED.items():
         if old in out:
             value = out.pop(old)
             if value != DEPRECATED and new not in out:
                 out[new] = value
-    for name, group in (
-        ("text_encoder", "text_encoders"),
-        ("image_space", "image_spaces"),
-    ):
+    for name, group in _PLUGIN_PARAMS.items():
         value = out.get(name)
         if isinstance(value, dict):
-            plugin = value.get("plugin")
             kept = {
                 k: v for k, v in (value.get("params") or {}).items() if v is not None
             }
-            out[name] = get_plugin(group, plugin, **kept) if plugin else plugin
+            out[name] = (
+                persistence.plugin_from_json(
+                    {**value, "params": kept}, group, source=source
+                )
+                if value.get("plugin")
+                else None
+            )
     if isinstance(out.get("text_source"), list):
         out["text_source"] = tuple(out["text_source"])
     return out
@@ -142,8 +133,7 @@ def save_decoder(
 
     from brainlm_decode.clip.serialization import save_clip
 
-    path = check_save_path(path, overwrite=overwrite)
-    with atomic_directory(path) as tmp:
+    def write(tmp: Path) -> dict[str, Any]:
         save_clip(decoder.model_, tmp / "clip")
         decoder.image_space_.save(tmp / "image_space")
         atlas = (
@@ -159,9 +149,7 @@ def save_decoder(
             for name in _ARRAYS
         }
         save_file(arrays, str(tmp / "arrays.safetensors"))
-        config = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
+        return {
             "brainlm_decode_version": __version__,
             "params": _json_params(decoder),
             "fitted": {
@@ -172,15 +160,16 @@ def save_decoder(
             "calibration": _plain(getattr(decoder, "calibration_", None)),
             "history": _plain(decoder.history_),
         }
-        (tmp / "config.json").write_text(json.dumps(config, indent=1))
-        files = sorted(p for p in tmp.rglob("*") if p.is_file())
-        manifest = {
-            "format": FORMAT,
-            "files": {str(p.relative_to(tmp)): sha256_file(p) for p in files},
-            **(manifest_extra or {}),
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    return path
+
+    return persistence.save_folder(
+        path,
+        write,
+        format_name=FORMAT,
+        format_version=FORMAT_VERSION,
+        overwrite=overwrite,
+        what="saved decoder",
+        manifest_extra=manifest_extra,
+    )
 
 
 def check_save_path(path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -203,16 +192,7 @@ def check_save_path(path: str | os.PathLike, *, overwrite: bool = False) -> Path
         When ``path`` exists and ``overwrite`` is False, or exists and is not a
         saved decoder (never overwritten).
     """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(
-            f"The 'path' argument {str(path)!r} exists; pass overwrite=True to replace it."
-        )
-    if path.exists() and (path.is_file() or not (path / "config.json").exists()):
-        raise FileExistsError(
-            f"Refusing to overwrite {str(path)!r}: it is not a saved decoder."
-        )
-    return path
+    return persistence.check_save_path(path, overwrite=overwrite, what="saved decoder")
 
 
 def _strip_definitions(atlas: Any) -> Any:
@@ -241,25 +221,9 @@ def verify_manifest(path: str | os.PathLike) -> None:
     Raises
     ------
     ValueError
-        When a file is missing or its checksum differs.
+        When the manifest or a file is missing or a checksum differs.
     """
-    path = Path(path)
-    manifest = read_json(path / "manifest.json", "decoder manifest")
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    if not isinstance(files, dict):
-        raise ValueError(
-            f"The decoder manifest {str(path / 'manifest.json')!r} has no 'files' "
-            "table of checksums."
-        )
-    for name, digest in files.items():
-        file = path / name
-        if not file.is_file():
-            raise ValueError(f"The saved decoder at {str(path)!r} lacks {name!r}.")
-        if sha256_file(file) != digest:
-            raise ValueError(
-                f"The file {str(file)!r} does not match its manifest checksum: the "
-                "saved decoder is corrupted or was edited."
-            )
+    persistence.verify_manifest(path, "saved decoder")
 
 
 def load_decoder(cls: type, path: str | os.PathLike) -> Any:
@@ -271,35 +235,22 @@ def load_decoder(cls: type, path: str | os.PathLike) -> Any:
     from brainlm_decode.ontology import CognitiveAtlas
 
     path = Path(path)
-    config_file = path / "config.json"
-    if not config_file.is_file():
-        raise FileNotFoundError(
-            f"No saved CLIPDecoder at {str(path)!r}: config.json is missing."
-        )
-    config = read_json(config_file, "decoder configuration")
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ValueError(
-            f"{str(config_file)!r} holds a "
-            f"{config.get('format') if isinstance(config, dict) else config!r}, not "
-            f"a {FORMAT}."
-        )
-    check_format_version(config.get("format_version"), FORMAT_VERSION, "decoder", path)
+    config = persistence.load_folder(
+        path,
+        format_name=FORMAT,
+        supported=FORMAT_VERSION,
+        what="saved decoder",
+        required=("params", "fitted"),
+    )
     missing = [k for k in ("params", "fitted") if not isinstance(config.get(k), dict)]
     if missing:
         raise ValueError(
-            f"The decoder configuration {str(config_file)!r} lacks the entries "
-            f"{missing}; the file is incomplete or was edited."
+            f"The decoder configuration {str(path / 'config.json')!r} lacks the "
+            f"entries {missing}; the file is incomplete or was edited."
         )
-    if not (path / "manifest.json").is_file():
-        raise ValueError(
-            f"The saved decoder at {str(path)!r} has no manifest.json: its files "
-            "cannot be checked against their sha256 checksums, which are required. "
-            "Save the decoder again (CLIPDecoder.save writes the manifest)."
-        )
-    verify_manifest(path)
-    decoder = cls(**_restore_params(config["params"]))
+    decoder = cls(**_restore_params(config["params"], path / "config.json"))
     decoder.model_ = load_clip_lazy(path / "clip")  # torch loads on first use
-    decoder.image_space_ = ImageSpace.load(path / "image_space")
+    decoder.image_space_ = ImageSpace.load(path / "image_space", _verified=True)
     decoder.ontology_ = CognitiveAtlas.load(path / "ontology.json")
     arrays = load_file(str(path / "arrays.safetensors"))
     for name in _ARRAYS:

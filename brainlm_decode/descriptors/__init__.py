@@ -1,7 +1,8 @@
 """fMRI-LM descriptors of resting-state fMRI: numbers, norms and text.
 
 - :class:`ROITimeSeriesPreprocessor`: the preprocessing contract (resampling,
-  length, robust z-score, site-wise variance normalisation).
+  length, robust z-score, site-wise variance normalisation), defined in the
+  time-series layer (:mod:`brainlm_decode.timeseries`) and re-exported here.
 - Descriptor families (``brainlm_decode.descriptors`` plugins):
   :class:`FunctionalConnectivity`, :class:`FunctionalGradients`,
   :class:`GraphMetrics`, :class:`ICADescriptors`.
@@ -17,9 +18,9 @@ from __future__ import annotations
 from brainlm_decode._lazy import attach
 
 _LAZY = {
-    "ROITimeSeriesPreprocessor": "preprocessing",
-    "resample_timeseries": "preprocessing",
-    "ATLAS_NAMES": "preprocessing",
+    "ROITimeSeriesPreprocessor": "brainlm_decode.timeseries.preprocessing",
+    "resample_timeseries": "brainlm_decode.timeseries.preprocessing",
+    "ATLAS_NAMES": "brainlm_decode.timeseries.preprocessing",
     "Descriptor": "base",
     "FunctionalConnectivity": "connectivity",
     "networks_from_labels": "connectivity",

@@ -40,10 +40,17 @@ from joblib import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
 from brainlm_decode.base import Options, Satisfies, fill_doc
+from brainlm_decode.datasets.networks import (
+    NETWORK_PHRASES,
+    SUBCORTEX_NETWORK,
+    UNASSIGNED_NETWORK,
+)
 from brainlm_decode.descriptors.base import (
     YEO7,
     Descriptor,
     check_networks,
+)
+from brainlm_decode.timeseries.checks import (
     check_timeseries,
 )
 
@@ -59,22 +66,11 @@ __all__ = [
     "networks_from_yeo_image",
 ]
 
-#: Human names of the Yeo-7 networks, used in feature descriptions.
-NETWORK_PHRASES: dict[str, str] = {
-    "Vis": "visual",
-    "SomMot": "somatomotor",
-    "DorsAttn": "dorsal attention",
-    "SalVentAttn": "salience / ventral attention",
-    "Limbic": "limbic",
-    "Cont": "frontoparietal control",
-    "Default": "default mode",
-}
-
 #: Largest absolute correlation kept before the Fisher transform.
 R_CLIP = 1.0 - 1e-7
 
 #: Name given by :func:`networks_from_yeo_image` to ROIs outside the Yeo-7 mask.
-UNASSIGNED = "Unassigned"
+UNASSIGNED = UNASSIGNED_NETWORK
 
 
 # --------------------------------------------------------------------------- #
@@ -274,7 +270,7 @@ def networks_from_labels(
     labels: Sequence[str],
     mapping: Mapping[str, str] | None = None,
     *,
-    default: str = "Subcortex",
+    default: str = SUBCORTEX_NETWORK,
 ) -> list[str]:
     """Network of each ROI from its label: Schaefer names or a user mapping.
 

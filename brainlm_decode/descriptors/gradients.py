@@ -48,12 +48,14 @@ from brainlm_decode.descriptors.base import (
     YEO7,
     Descriptor,
     check_networks,
-    check_timeseries,
 )
 from brainlm_decode.descriptors.connectivity import (
     NETWORK_PHRASES,
     connectivity_matrix,
     fisher_z,
+)
+from brainlm_decode.timeseries.checks import (
+    check_timeseries,
 )
 
 __all__ = ["FunctionalGradients", "align_gradients", "compute_gradients"]

@@ -43,9 +43,11 @@ from brainlm_decode.descriptors.base import (
     YEO7,
     Descriptor,
     check_networks,
-    check_timeseries,
 )
 from brainlm_decode.descriptors.connectivity import NETWORK_PHRASES, connectivity_matrix
+from brainlm_decode.timeseries.checks import (
+    check_timeseries,
+)
 
 __all__ = [
     "GraphMetrics",

@@ -30,6 +30,8 @@ from brainlm_decode.base import Interval, Options, Satisfies, fill_doc
 from brainlm_decode.descriptors.base import (
     Descriptor,
     check_networks,
+)
+from brainlm_decode.timeseries.checks import (
     check_timeseries,
 )
 

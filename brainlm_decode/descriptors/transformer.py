@@ -26,12 +26,14 @@ from brainlm_decode.base import (
 from brainlm_decode.descriptors.base import (
     YEO7,
     check_networks,
+)
+from brainlm_decode.descriptors.templates import render_descriptor_text
+from brainlm_decode.plugins import get_plugin
+from brainlm_decode.timeseries.checks import (
     check_preprocessed,
     check_timeseries,
 )
-from brainlm_decode.descriptors.templates import render_descriptor_text
-from brainlm_decode.descriptors.tr import check_t_r, fitted_t_r
-from brainlm_decode.plugins import get_plugin
+from brainlm_decode.timeseries.tr import check_t_r, fitted_t_r
 
 DEFAULT_FAMILIES = ("connectivity", "gradients", "graph", "ica")
 

@@ -9,6 +9,8 @@
   :func:`correlation_baseline` (nilearn ``ConnectivityMeasure`` + logistic
   regression) and :func:`descriptor_baseline` (descriptors + logistic
   regression).
+- Few-shot adaptation to a held-out site: :class:`FewShotSiteSplit` (a
+  splitter for ``cv=``).
 - Pieces: :func:`make_splits`, :mod:`~brainlm_decode.evaluation.stats`
   (:func:`bootstrap_indices`, :func:`percentile_ci`, :func:`permutation_pvalue`).
 """
@@ -21,6 +23,7 @@ _LAZY = {
     "compare_estimators": "compare",
     "ComparisonResult": "result",
     "make_splits": "splits",
+    "FewShotSiteSplit": "splits",
     "Split": "splits",
     "CV_NAMES": "splits",
     "METRICS": "stats",

@@ -30,12 +30,8 @@ import nibabel as nib
 import numpy as np
 from scipy import sparse
 
-from brainlm_decode._io import (
-    atomic_directory,
-    check_format_version,
-    load_image,
-    read_json,
-)
+from brainlm_decode import persistence
+from brainlm_decode._io import load_image
 from brainlm_decode._version import __version__
 from brainlm_decode.base import (
     BaseBrainLMEstimator,
@@ -64,6 +60,7 @@ from brainlm_decode.imaging.projection import AtlasProjector, embed_coordinates
 
 __all__ = ["AtlasSpace", "DiFuMoSpace", "ImageSpace", "MNIParcelSpace"]
 
+FORMAT_NAME = "brainlm_decode.ImageSpace"
 FORMAT_VERSION = 1
 _CONFIG = "space.json"
 _ATLAS = "atlas.nii.gz"
@@ -421,7 +418,8 @@ class ImageSpace(BaseBrainLMEstimator):
 
         The folder holds ``atlas.nii.gz`` (the atlas on the mask grid),
         ``mask.nii.gz`` and ``space.json`` (class, parameters, kind, region names,
-        versions), so that a pretrained bundle can store its space.
+        versions) and ``manifest.json`` (checksums), so that a pretrained bundle
+        can store its space (:mod:`brainlm_decode.persistence`).
 
         Parameters
         ----------
@@ -435,24 +433,11 @@ class ImageSpace(BaseBrainLMEstimator):
         path : pathlib.Path
         """
         self._check_fitted()
-        path = Path(path)
-        if path.exists():
-            if not overwrite:
-                raise FileExistsError(
-                    f"The 'path' argument {str(path)!r} exists; pass overwrite=True "
-                    "to replace it."
-                )
-            if path.is_file() or (
-                any(path.iterdir()) and not (path / _CONFIG).exists()
-            ):
-                raise FileExistsError(
-                    f"Refusing to overwrite {str(path)!r}: it is not a saved space."
-                )
-        with atomic_directory(path) as tmp:
+
+        def write(tmp: Path) -> dict[str, Any]:
             nib.save(self.maps_img_, tmp / _ATLAS)
             nib.save(self.mask_img_, tmp / _MASK)
-            config = {
-                "format_version": FORMAT_VERSION,
+            return {
                 "brainlm_decode_version": __version__,
                 "plugin": self._plugin_name(),
                 "params": self._json_params(),
@@ -460,8 +445,16 @@ class ImageSpace(BaseBrainLMEstimator):
                 "region_names": self.region_names_,
                 "label_values": [int(v) for v in self._label_values],
             }
-            (tmp / _CONFIG).write_text(json.dumps(config, indent=2))
-        return path
+
+        return persistence.save_folder(
+            path,
+            write,
+            format_name=FORMAT_NAME,
+            format_version=FORMAT_VERSION,
+            overwrite=overwrite,
+            config_name=_CONFIG,
+            what="saved space",
+        )
 
     def _plugin_name(self) -> str:
         from brainlm_decode.plugins import plugin_name
@@ -490,8 +483,10 @@ class ImageSpace(BaseBrainLMEstimator):
         return params
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> ImageSpace:
+    def load(cls, path: str | os.PathLike, *, _verified: bool = False) -> ImageSpace:
         """Load a space written by :meth:`save`, fitted, without any download.
+
+        Every file is checked against the folder's ``manifest.json`` first.
 
         Parameters
         ----------
@@ -505,32 +500,28 @@ class ImageSpace(BaseBrainLMEstimator):
             point to the files of the folder).
         """
         path = Path(path)
-        config_file = path / _CONFIG
-        if not config_file.exists():
-            raise FileNotFoundError(
-                f"No saved image space at {str(path)!r}: {_CONFIG} is missing."
-            )
-        config = read_json(config_file, "image space configuration")
-        if (
-            not isinstance(config, dict)
-            or not {"params", "kind"} <= set(config)
-            or not {"plugin", "class"} & set(config)
+        config = persistence.load_folder(
+            path,
+            format_name=FORMAT_NAME,
+            supported=FORMAT_VERSION,
+            what="saved image space",
+            config_name=_CONFIG,
+            verified=_verified,
+            unnamed_ok=True,  # written before the format was named
+        )
+        if not {"params", "kind"} <= set(config) or not {"plugin", "class"} & set(
+            config
         ):
             raise ValueError(
-                f"The image space configuration {str(config_file)!r} lacks the "
+                f"The image space configuration {str(path / _CONFIG)!r} lacks the "
                 "entries 'plugin', 'params' and 'kind'; the file is incomplete."
             )
-        check_format_version(
-            config.get("format_version"), FORMAT_VERSION, "space", path
-        )
-        from brainlm_decode.plugins import saved_plugin_class
-
-        # "class" (an import path) in files written before plugin names: accepted
-        # only when it is the path of a registered plugin, never imported
-        klass = saved_plugin_class(
+        # "class": the import path of a built-in, in files written before plugin
+        # names; mapped to its plugin name, never imported
+        klass = persistence.plugin_class(
             "image_spaces",
             config.get("plugin", config.get("class")),
-            source=str(config_file),
+            source=str(path / _CONFIG),
         )
         if not issubclass(klass, ImageSpace):
             raise ValueError(f"{klass.__name__} is not an ImageSpace class.")

@@ -139,6 +139,8 @@ class HFBackbone(BaseBrainLMEstimator):
 
     Examples
     --------
+    Not run in the doctests: it needs the weights of ``gpt2``.
+
     >>> from brainlm_decode.lm import HFBackbone
     >>> tokenizer, lm = HFBackbone("gpt2").load()  # doctest: +SKIP
     """

@@ -18,8 +18,6 @@ import pandas as pd
 from sklearn.base import ClassifierMixin, RegressorMixin
 
 from brainlm_decode.base import Interval, Options, Satisfies, fill_doc
-from brainlm_decode.descriptors.base import stack_timeseries
-from brainlm_decode.descriptors.tr import check_t_r, fitted_t_r
 from brainlm_decode.lm.core import FMRILMBase
 from brainlm_decode.lm.instruction import PARADIGMS
 from brainlm_decode.lm.prompts import questions_for
@@ -29,6 +27,8 @@ from brainlm_decode.lm.targets import (
     check_targets,
     ordinal_bins,
 )
+from brainlm_decode.timeseries.checks import stack_timeseries
+from brainlm_decode.timeseries.tr import check_t_r, fitted_t_r
 
 __all__ = ["FMRILMClassifier", "FMRILMRegressor", "ordinal_bins"]
 
@@ -115,6 +115,10 @@ _SHARED_DOC = """
     batch_size : int, default=8
         Subjects per optimiser step and per inference batch.
     %(random_state)s
+        It also seeds an unfitted ``tokenizer`` or ``descriptors`` left at
+        ``random_state=None`` (as scikit-learn ensembles seed their members; an
+        explicit seed of theirs wins), so a seeded classifier is reproducible
+        as a whole.
     %(verbose)s
 """
 
@@ -197,6 +201,8 @@ class FMRILMClassifier(TargetsMixin, ClassifierMixin, FMRILMBase):
 
     Examples
     --------
+    Not run in the doctests: it needs a cohort's series and the backbone weights.
+
     >>> from brainlm_decode import FMRILMClassifier
     >>> clf = FMRILMClassifier(token_layout="network", n_epochs=5)  # doctest: +SKIP
     >>> clf.fit(train_series, phenotypes["diagnosis"])  # doctest: +SKIP

@@ -7,23 +7,24 @@ An adapter folder holds
   whole fine-tuned LM (``lora=False``);
 - ``fmri_modules.safetensors``: the fMRI input module and fMRI head;
 - ``config.json``: format version, backbone id, token layout, targets, classes,
-  answers, LoRA settings, and the regressor's bins and probe (``probe.npz``).
+  answers, LoRA settings, and the regressor's bins and probe (``probe.npz``);
+- ``manifest.json``: the SHA-256 of every file.
 
 The backbone's own weights, the tokenizer and the descriptors are not copied:
 they are loaded from the estimator's parameters (save a fitted tokenizer with
-:meth:`FMRITokenizer.save`). Folders are written atomically.
+:meth:`FMRITokenizer.save`). Folders are written atomically and checked on load
+by the one persistence layer (:mod:`brainlm_decode.persistence`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from brainlm_decode._io import atomic_directory, read_config
+from brainlm_decode import persistence
 
 __all__ = ["load_adapter", "save_adapter"]
 
@@ -43,8 +44,6 @@ def _fitted_config(estimator: Any) -> dict[str, Any]:
     from brainlm_decode._version import __version__
 
     config: dict[str, Any] = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
         "library_version": __version__,
         "estimator": type(estimator).__name__,
         "backbone": estimator.backbone_.model_id,
@@ -73,7 +72,9 @@ def _fitted_config(estimator: Any) -> dict[str, Any]:
     return config
 
 
-def save_adapter(estimator: Any, path: str | os.PathLike) -> Path:
+def save_adapter(
+    estimator: Any, path: str | os.PathLike, *, overwrite: bool = False
+) -> Path:
     """Save a fitted fMRI-LM estimator's trained parts to a folder.
 
     Parameters
@@ -81,7 +82,10 @@ def save_adapter(estimator: Any, path: str | os.PathLike) -> Path:
     estimator : FMRILMClassifier or FMRILMRegressor
         A fitted (or pretrained) estimator.
     path : str or path-like
-        Destination folder; replaced atomically.
+        Destination folder.
+    overwrite : bool, default=False
+        Replace an existing saved adapter (atomically, once the new one is
+        complete).
 
     Returns
     -------
@@ -103,8 +107,8 @@ def save_adapter(estimator: Any, path: str | os.PathLike) -> Path:
         **{f"fmri_head.{k}": v for k, v in model.fmri_head.state_dict().items()},
     }
     modules = {k: v.detach().cpu().contiguous().clone() for k, v in modules.items()}
-    path = Path(path)
-    with atomic_directory(path) as folder:
+
+    def write(folder: Path) -> dict[str, Any]:
         if model.is_lora:
             model.lm.save_pretrained(str(folder / "adapter"))
         else:
@@ -112,15 +116,21 @@ def save_adapter(estimator: Any, path: str | os.PathLike) -> Path:
         save_file(modules, str(folder / _MODULES), metadata={"format": "pt"})
         if hasattr(estimator, "probe_"):
             _save_probe(estimator.probe_, folder / "probe.npz")
-        text = json.dumps(_fitted_config(estimator), indent=2, sort_keys=True)
-        (folder / "config.json").write_text(text + "\n", encoding="utf-8")
-    return path
+        return _fitted_config(estimator)
+
+    return persistence.save_folder(
+        path,
+        write,
+        format_name=FORMAT_NAME,
+        format_version=FORMAT_VERSION,
+        overwrite=overwrite,
+        what="saved fMRI-LM adapter",
+    )
 
 
 def _read(folder: Path) -> dict[str, Any]:
-    return read_config(
+    return persistence.load_folder(
         folder,
-        "config.json",
         format_name=FORMAT_NAME,
         supported=FORMAT_VERSION,
         what="fMRI-LM adapter (written by save_adapter)",

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from brainlm_decode.descriptors.base import stack_timeseries
 from brainlm_decode.lm.instruction import Collator, Example
 from brainlm_decode.lm.prompts import (
     OPEN_QUESTIONS,
@@ -23,6 +22,7 @@ from brainlm_decode.lm.prompts import (
     questions_for,
     score_structured,
 )
+from brainlm_decode.timeseries.checks import stack_timeseries
 
 __all__ = ["TargetsMixin", "check_targets", "ordinal_bins", "softmax", "BIN_WORDS"]
 
@@ -88,8 +88,8 @@ def ordinal_bins(y: Any, n_bins: int) -> np.ndarray:
 
     Examples
     --------
-    >>> ordinal_bins([1, 2, 3, 4, 5, 6], 3).tolist()
-    [2.666666666666667, 4.333333333333333]
+    >>> ordinal_bins([1, 2, 3, 4, 5, 6], 3).round(6).tolist()
+    [2.666667, 4.333333]
     """
     values = np.asarray(y, dtype=float)
     return np.quantile(values, np.linspace(0, 1, int(n_bins) + 1)[1:-1])

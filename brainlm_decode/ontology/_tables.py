@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from brainlm_decode._io import check_format_version
 from brainlm_decode.ontology._utils import (
     NameIndex,
     as_frame,
@@ -19,6 +18,7 @@ from brainlm_decode.ontology._utils import (
     preview,
     report,
 )
+from brainlm_decode.persistence import check_format_version
 
 #: The ten Cognitive Atlas concept classes ("domains"), as in the official export.
 COGNITIVE_ATLAS_DOMAINS: dict[str, str] = {

@@ -571,6 +571,8 @@ class HFEncoder(TextEncoder):
 
     Examples
     --------
+    Not run in the doctests: it needs the weights of ``bert-base-uncased``.
+
     >>> from brainlm_decode.text import HFEncoder
     >>> encoder = HFEncoder("bert-base-uncased", cache_dir="embeddings")  # doctest: +SKIP
     >>> encoder.encode(["working memory"]).shape  # doctest: +SKIP

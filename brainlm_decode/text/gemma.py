@@ -230,6 +230,8 @@ class GemmaEncoder(HFEncoder):
 
     Examples
     --------
+    Not run in the doctests: it needs the ``llm`` extra and the Gemma weights.
+
     >>> from brainlm_decode.text import GemmaEncoder
     >>> GemmaEncoder(device="cpu").encode(["n-back task"]).shape  # doctest: +SKIP
     (1, 640)

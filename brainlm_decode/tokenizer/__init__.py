@@ -22,6 +22,9 @@ from brainlm_decode._lazy import attach
 
 _LAZY = {
     "FMRITokenizer": "estimator",
+    "available_pretrained_tokenizers": "pretrained",
+    "load_pretrained_tokenizer": "pretrained",
+    "pretrained_tokenizer_info": "pretrained",
     "TokenizerModel": "model",
     "SIZES": "model",
     "resolve_size": "model",

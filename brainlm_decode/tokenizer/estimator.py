@@ -23,7 +23,7 @@ from brainlm_decode.base import (
     Satisfies,
     fill_doc,
 )
-from brainlm_decode.descriptors.base import stack_timeseries
+from brainlm_decode.timeseries.checks import stack_timeseries
 
 __all__ = ["FMRITokenizer"]
 
@@ -717,13 +717,16 @@ class FMRITokenizer(TransformerMixin, BaseBrainLMEstimator):
         return float(1.0 - ((series - recon) ** 2).sum() / (centred**2).sum())
 
     # -- persistence -------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> Any:
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Any:
         """Save the fitted tokenizer to a folder (safetensors + JSON, atomic).
 
         Parameters
         ----------
         path : str or path-like
-            Destination folder; replaced as a whole once the new one is written.
+            Destination folder.
+        overwrite : bool, default=False
+            Replace an existing saved tokenizer (as a whole, once the new one is
+            written).
 
         Returns
         -------
@@ -732,7 +735,7 @@ class FMRITokenizer(TransformerMixin, BaseBrainLMEstimator):
         """
         from brainlm_decode.tokenizer.serialization import save_tokenizer
 
-        return save_tokenizer(self, path)
+        return save_tokenizer(self, path, overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: Any = "cpu") -> FMRITokenizer:
@@ -753,3 +756,24 @@ class FMRITokenizer(TransformerMixin, BaseBrainLMEstimator):
         from brainlm_decode.tokenizer.serialization import load_tokenizer
 
         return load_tokenizer(path, device=device)
+
+    @classmethod
+    def from_pretrained(cls, name: str, *, device: Any = "cpu") -> FMRITokenizer:
+        """Load a tokenizer shipped with the package (e.g. ``"hcp-rest-networks"``).
+
+        Parameters
+        ----------
+        name : str
+            One of :func:`~brainlm_decode.tokenizer.pretrained.available_pretrained_tokenizers`;
+            its input contract: :func:`~brainlm_decode.tokenizer.pretrained.pretrained_tokenizer_info`.
+        device : str or torch.device, default="cpu"
+            Device of the model.
+
+        Returns
+        -------
+        FMRITokenizer
+            Fitted.
+        """
+        from brainlm_decode.tokenizer.pretrained import load_pretrained_tokenizer
+
+        return load_pretrained_tokenizer(name, device=device)

@@ -125,21 +125,16 @@ def _transformer(
 
 def quantizer_spec(quantizer: nn.Module) -> dict[str, Any]:
     """JSON description of a quantizer: its plugin name and parameters."""
-    from brainlm_decode.plugins import plugin_name
+    from brainlm_decode.persistence import plugin_to_json
 
-    name = plugin_name("quantizers", quantizer)
-    if name is None:
+    spec = plugin_to_json(quantizer, "quantizers", lambda _, v: _jsonable(v))
+    if spec is None:
         raise TypeError(
             f"{type(quantizer).__name__} is not a registered quantizer plugin; "
             "register it to save the tokenizer (nested estimators are saved by "
             "plugin name only)."
         )
-    return {
-        "plugin": name,
-        "params": {
-            k: _jsonable(v) for k, v in quantizer.get_params(deep=False).items()
-        },
-    }
+    return spec
 
 
 def _jsonable(value: Any) -> Any:
@@ -152,11 +147,11 @@ def _jsonable(value: Any) -> Any:
 
 def quantizer_from_spec(spec: dict[str, Any]) -> nn.Module:
     """Rebuild a quantizer from :func:`quantizer_spec` output (by plugin name;
-    the import path of older files only when it is that of a registered plugin)."""
-    from brainlm_decode.plugins import saved_plugin_class
+    the import path of a built-in in older files is mapped to its name, never
+    imported)."""
+    from brainlm_decode.persistence import plugin_from_json
 
-    cls = saved_plugin_class("quantizers", spec.get("plugin", spec.get("class")))
-    quantizer = cls(**spec["params"])
+    quantizer = plugin_from_json(spec, "quantizers", source="the tokenizer model")
     return quantizer.build() if hasattr(quantizer, "build") else quantizer
 
 

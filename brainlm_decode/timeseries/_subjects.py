@@ -1,8 +1,10 @@
 """Input checks of :class:`~brainlm_decode.ROITimeSeriesPreprocessor`.
 
-One subject at a time: what ``X`` may hold (arrays, DataFrames, 4D images),
-finite values, ROI count and names, site labels, and the repetition time and
-regions that an image or a fitted masker tell. Errors name the subject.
+One subject at a time: what ``X`` may hold beyond the shared contract of
+:mod:`brainlm_decode.timeseries.checks` (4D images, DataFrames with ROI names),
+the minimal length, site labels, and the repetition time and regions that an
+image or a fitted masker tell. Errors name the subject, with the same words as
+every other estimator for the same mistake.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from brainlm_decode.base import Interval
+from brainlm_decode.timeseries import checks
 
 OWNER = "ROITimeSeriesPreprocessor"
 POSITIVE = Interval(float, 0, None, closed="neither")
@@ -27,7 +30,7 @@ def is_niimg(value: Any) -> bool:
 
 def x_error(index: int, text: str, kind: type = ValueError) -> Exception:
     """An error about subject ``index`` of the ``X`` argument."""
-    return kind(f"The 'X' argument of {OWNER}: subject {index} {text}")
+    return checks.x_error(OWNER, index, text, kind)
 
 
 def subject_array(index: int, item: Any, masker: Any, labels: Any) -> np.ndarray:
@@ -45,32 +48,13 @@ def subject_array(index: int, item: Any, masker: Any, labels: Any) -> np.ndarray
                 f"expected {list(labels)[:3]}... ({len(labels)} columns), got "
                 f"{columns[:3]}... ({len(columns)} columns).",
             )
-    if np.iscomplexobj(item):
-        raise x_error(index, "is complex-valued; expected real numbers.", TypeError)
-    try:
-        array = np.asarray(item, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        msg = f"must be a numeric array. Got {type(item).__name__} ({exc})."
-        raise x_error(index, msg, TypeError) from None
-    if array.ndim != 2:
-        msg = "must be a 2D (n_timepoints, n_rois) array or a 4D image. Got shape"
-        raise x_error(index, f"{msg} {array.shape}.")
-    return array
+    return checks.subject_array(OWNER, index, item)
 
 
 def check_values(index: int, array: np.ndarray, n_rois: Any, source: str) -> None:
     """Finiteness, ROI count and minimal length of one subject's array."""
-    if not np.all(np.isfinite(array)):
-        bad = np.flatnonzero(~np.all(np.isfinite(array), axis=0))
-        raise x_error(
-            index,
-            f"has NaN or inf values in {bad.size} ROI(s) (first: index {bad[0]}); "
-            "expected finite time series.",
-        )
-    if n_rois is not None and array.shape[1] != n_rois:
-        raise x_error(
-            index, f"has {array.shape[1]} ROIs, expected {n_rois} ({source})."
-        )
+    checks.check_finite(OWNER, index, array)
+    checks.check_n_rois(OWNER, index, array, n_rois, source)
     if array.shape[0] < 2:
         raise x_error(index, f"has {array.shape[0]} time point(s), expected >= 2.")
 
@@ -79,18 +63,7 @@ def check_subjects(X: Any) -> list[Any]:
     """Split ``X`` into one item (array, DataFrame or image) per subject."""
     if is_niimg(X):
         return [X]
-    if isinstance(X, np.ndarray) and X.ndim == 3:
-        return list(X)
-    if isinstance(X, (np.ndarray, pd.DataFrame)) or not isinstance(X, Sequence):
-        shown = getattr(X, "shape", type(X).__name__)
-        raise TypeError(
-            f"The 'X' argument of {OWNER} must be a list of (n_timepoints, n_rois) "
-            f"arrays or 4D images (one per subject), or a 3D array. Got {shown} "
-            "instead (wrap a single subject in a list)."
-        )
-    if len(X) == 0:
-        raise ValueError(f"The 'X' argument of {OWNER} is empty; expected subjects.")
-    return list(X)
+    return checks.split_subjects(X, owner=OWNER)
 
 
 def is_list(value: Any) -> bool:

@@ -13,7 +13,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils import estimator_checks as ec
 
 from brainlm_decode.datasets import make_fmri_cohort
-from brainlm_decode.descriptors.preprocessing import (
+from brainlm_decode.timeseries.preprocessing import (
     ROITimeSeriesPreprocessor,
     resample_timeseries,
 )
