@@ -64,6 +64,14 @@ VARIANTS = {
         Variant("lr2e-4", train={"learning_rate": 2e-4}),
         Variant("dropout07", train={"dropout": 0.7}),
         Variant("dim256", train={"embed_dim": 256}),
+        Variant("batch512", train={"batch_size": 512}),
+        Variant("ns-merge-lr1e-4", neurosynth="merge", train={"learning_rate": 1e-4}),
+        Variant(
+            "ns-merge-schaefer-lr1e-4",
+            neurosynth="merge",
+            space="schaefer400-tian",
+            train={"learning_rate": 1e-4},
+        ),
     ]
 }
 
@@ -188,7 +196,8 @@ class Data:
         text = self.nq_text(variant.nq_text)
         image = self.images(variant.space, "nq")
         ids = np.asarray(self.nq_ids)
-        text_tr, image_tr, ids_tr = text[self.train], image[self.train], ids[self.train]
+        train = self.train[np.abs(image[self.train]).sum(axis=1) > 0]  # peaks in space
+        text_tr, image_tr, ids_tr = text[train], image[train], ids[train]
         if variant.neurosynth == "none":
             return text_tr, image_tr, ids_tr
         studies, _ = self.ns
@@ -221,17 +230,20 @@ class Data:
             merged = [
                 bp.merged_text(nq_raw[k], topics.get(ids[k], "")) for k in self.train
             ]
-            text_tr = text_tr.copy()
-            text_tr[: len(self.train)] = cached_text(
+            merged_emb = cached_text(
                 self.cache, f"nq_{variant.nq_text}_merged_train", merged
             )
+            text_tr = text_tr.copy()
+            text_tr[: len(train)] = merged_emb[np.isin(self.train, train)]
         return text_tr, image_tr, ids_tr
 
     def eval_set(self, variant: Variant, split: str) -> tuple[np.ndarray, np.ndarray]:
         rows = self.val if split == "val" else self.test
         text = self.nq_text(variant.nq_text)
-        image = self.images(variant.space, "nq")
-        return text[rows], image[rows]
+        image = self.images(variant.space, "nq")[rows].copy()
+        # a study without peaks in the space is unretrievable: a flat tiny map
+        image[np.abs(image).sum(axis=1) == 0] = 1e-6
+        return text[rows], image
 
 
 # ------------------------------------------------------------------------- training

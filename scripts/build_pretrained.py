@@ -7,7 +7,14 @@ Atlas, holds out 1,000 studies for testing, reports retrieval metrics, and write
 the bundle (weights, vocabulary names/ids/links and embeddings, image space,
 manifest with sha256, provenance and licences; no raw data, no definitions).
 
-Usage (needs ``../shared/data``; about 10 minutes on 2 CPU cores)::
+Options add Neurosynth v7 studies (``--neurosynth``: titles + LDA-50 topic keys,
+never those of the held-out NeuroQuery studies), another image space (``--space``)
+and training settings; ``DEFAULTS`` holds the shipped bundle's, chosen on a
+validation split by ``benchmarks/bench_retrieval.py``. The test split is the same
+for every option (NeuroQuery studies with peaks in ``mni-parcels``,
+``RandomState(0)`` permutation, first 1,000), so versions compare.
+
+Usage (needs ``../shared/data``; about 10-20 minutes on 2 CPU cores)::
 
     python scripts/build_pretrained.py [--out brainlm_decode/data/pretrained/NAME]
 
@@ -273,7 +280,7 @@ def parse_args() -> argparse.Namespace:
         default=DEFAULTS["neurosynth"],
         help="also train on Neurosynth v7: 'add' its studies missing from NeuroQuery, "
         "'merge' also appends its topic keys to the text of shared studies; 'none' "
-        "is NeuroQuery only (the bundles before 0.x)",
+        "is NeuroQuery only (the first bundles)",
     )
     parser.add_argument(
         "--space",
