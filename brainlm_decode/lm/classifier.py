@@ -115,6 +115,10 @@ _SHARED_DOC = """
     batch_size : int, default=8
         Subjects per optimiser step and per inference batch.
     %(random_state)s
+        It also seeds an unfitted ``tokenizer`` or ``descriptors`` left at
+        ``random_state=None`` (as scikit-learn ensembles seed their members; an
+        explicit seed of theirs wins), so a seeded classifier is reproducible
+        as a whole.
     %(verbose)s
 """
 

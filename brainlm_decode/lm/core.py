@@ -21,7 +21,13 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from brainlm_decode.base import BaseBrainLMEstimator, Interval, Options, Satisfies
+from brainlm_decode.base import (
+    BaseBrainLMEstimator,
+    Interval,
+    Options,
+    Satisfies,
+    seed_from_random_state,
+)
 from brainlm_decode.lm.fmri_input import TOKEN_LAYOUTS, TokenLayout, make_layout
 from brainlm_decode.lm.instruction import PARADIGMS, Collator, Example
 from brainlm_decode.lm.prompts import format_question
@@ -44,6 +50,23 @@ def _is_paradigms(value: Any) -> bool:
         and len(value) > 0
         and all(p in PARADIGMS for p in value)
     )
+
+
+def _seed_unseeded(estimator: Any, random_state: Any, offset: int) -> Any:
+    """Seed a cloned sub-estimator left at ``random_state=None`` from the parent's.
+
+    As scikit-learn's ensembles seed their members: an explicit seed of the
+    sub-estimator wins; an unseeded one gets ``seed + offset`` (``offset`` keeps
+    the tokenizer's and the descriptors' streams apart), so a seeded
+    classifier is reproducible as a whole. A parent without a seed leaves it.
+    """
+    params = estimator.get_params(deep=False)
+    if random_state is None or "random_state" not in params:
+        return estimator
+    if params["random_state"] is not None:
+        return estimator
+    seed = (seed_from_random_state(random_state) + offset) % (2**32)
+    return estimator.set_params(random_state=seed)
 
 
 def _is_fitted(estimator: Any) -> bool:
@@ -113,7 +136,8 @@ class FMRILMBase(BaseBrainLMEstimator):
             self.descriptors_ = None
             return None
         self._log("fitting the descriptors")
-        self.descriptors_ = clone(self.descriptors).fit(list(series))
+        descriptors = _seed_unseeded(clone(self.descriptors), self.random_state, 1)
+        self.descriptors_ = descriptors.fit(list(series))
         return list(self.descriptors_.to_text(list(series)))
 
     def _fit_tokenizer(self, series: np.ndarray, texts: list[str] | None) -> None:
@@ -138,7 +162,8 @@ class FMRILMBase(BaseBrainLMEstimator):
             self.tokenizer_ = tok
             return
         self._log("fitting the tokenizer")
-        self.tokenizer_ = clone(tok).fit(series, texts=texts)
+        tok = _seed_unseeded(clone(tok), self.random_state, 0)
+        self.tokenizer_ = tok.fit(series, texts=texts)
 
     def _networks(self) -> Sequence[str] | None:
         if self.networks is not None:

@@ -512,3 +512,27 @@ def test_seed_ensemble_averages_seeds(tiny_causal_lm_dir, tokenizer, cohort):
     expected = np.mean([m.predict_proba(test) for m in ens.estimators_], axis=0)
     np.testing.assert_allclose(ens.predict_proba(test), expected)
     assert list(ens.classes_) == ["control", "patient"]
+
+
+def test_seeded_classifier_seeds_unseeded_sub_estimators(cohort: Any):
+    from brainlm_decode import FMRIDescriptorTransformer, FMRITokenizer
+    from brainlm_decode.lm.core import _seed_unseeded
+
+    series = np.stack(_split(cohort, TRAIN))
+    unseeded = FMRIDescriptorTransformer(
+        descriptors=["connectivity"], networks=cohort.networks
+    )
+    clf = FMRILMClassifier(descriptors=unseeded, random_state=3)
+    clf._fit_descriptors(series)
+    assert clf.descriptors_.random_state == 3 + 1  # the descriptors' stream
+    assert unseeded.random_state is None  # the parameter itself is not mutated
+    # an explicit seed of the sub-estimator wins; an unseeded parent seeds nothing
+    explicit = clone(unseeded).set_params(random_state=7)
+    assert _seed_unseeded(clone(explicit), 3, 0).random_state == 7
+    assert _seed_unseeded(clone(unseeded), None, 0).random_state is None
+    tok = _seed_unseeded(FMRITokenizer(backbone=None), 3, 0)
+    assert tok.random_state == 3
+    # the same int seed gives the same sub-estimator seeds on every fit
+    again = FMRILMClassifier(descriptors=unseeded, random_state=3)
+    again._fit_descriptors(series)
+    assert again.descriptors_.random_state == clf.descriptors_.random_state
