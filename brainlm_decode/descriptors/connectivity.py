@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
 from brainlm_decode.base import Options, Satisfies, fill_doc
@@ -49,9 +48,6 @@ from brainlm_decode.descriptors.base import (
     YEO7,
     Descriptor,
     check_networks,
-)
-from brainlm_decode.timeseries.checks import (
-    check_timeseries,
 )
 
 __all__ = [
@@ -383,8 +379,15 @@ def networks_from_yeo_image(
 
 
 def _fc_row(
-    ts: np.ndarray, networks: np.ndarray, kind: str, cov_estimator: Any
+    ts: np.ndarray,
+    matrix: np.ndarray | None,
+    networks: np.ndarray,
+    kind: str,
+    cov_estimator: Any,
 ) -> dict[str, float]:
+    """Network-pair means of one subject (from its Pearson matrix when given)."""
+    if matrix is not None:
+        return network_pair_means(fisher_z(matrix), networks)
     z = connectivity_matrix(ts, kind=kind, cov_estimator=cov_estimator, fisher=True)
     return network_pair_means(z, networks)
 
@@ -474,25 +477,9 @@ class FunctionalConnectivity(Descriptor):
         self.n_jobs = n_jobs
         self.verbose = verbose
 
-    def fit(self, X: Any, y: Any = None) -> FunctionalConnectivity:
-        """Check the inputs and set the feature names.
-
-        Parameters
-        ----------
-        X : list of ndarray of shape (n_timepoints, n_rois)
-            Training subjects' ROI time series.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : FunctionalConnectivity
-        """
-        self._validate_params()
+    def _fit_group(self, series: list[np.ndarray], matrices: Any, n_rois: int) -> None:
         owner = type(self).__name__
-        X = check_timeseries(X, owner=owner)
-        self.n_features_in_ = X[0].shape[1]
-        self.networks_ = check_networks(self.networks, self.n_features_in_, owner=owner)
+        self.networks_ = check_networks(self.networks, n_rois, owner=owner)
         counts = {name: int((self.networks_ == name).sum()) for name in YEO7}
         small = [name for name, count in counts.items() if count < 2]
         if small:
@@ -500,50 +487,27 @@ class FunctionalConnectivity(Descriptor):
                 f"{owner}: networks {small} have fewer than 2 ROIs; their "
                 "within-network (and, when empty, between-network) features are NaN.",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=4,
             )
-        self.feature_names_out_ = []
-        self.feature_descriptions_ = {}
-        for i, a in enumerate(YEO7):
-            for b in YEO7[i:]:
-                name = f"fc__{a}__{b}"
-                self.feature_names_out_.append(name)
-                self.feature_descriptions_[name] = _pair_phrase(a, b)
-        return self
 
-    def transform(self, X: Any) -> pd.DataFrame:
-        """Network-pair mean Fisher-z connectivity of each subject.
+    def _feature_descriptions(self) -> dict[str, str]:
+        return {
+            f"fc__{a}__{b}": _pair_phrase(a, b)
+            for i, a in enumerate(YEO7)
+            for b in YEO7[i:]
+        }
 
-        Parameters
-        ----------
-        X : list of ndarray of shape (n_timepoints, n_rois)
-            ROI time series, with the ROI count seen in ``fit``.
+    def _takes_shared_matrices(self) -> bool:
+        # the Pearson matrix serves plain correlations only; otherwise (and in
+        # ``transform``) each subject's matrix is computed in its joblib task
+        return self.kind == "correlation" and self.cov_estimator is None
 
-        Returns
-        -------
-        pandas.DataFrame of shape (n_subjects, 28)
-        """
-        check_is_fitted(self, "feature_names_out_")
-        X = check_timeseries(X, owner=type(self).__name__, n_rois=self.n_features_in_)
-        rows = Parallel(n_jobs=self.n_jobs)(
-            delayed(_fc_row)(ts, self.networks_, self.kind, self.cov_estimator)
-            for ts in self._progress(X, desc="connectivity", total=len(X))
-        )
-        return self._frame(rows)
-
-    def _transform_shared(
-        self, X: list[np.ndarray], matrices: list[np.ndarray]
-    ) -> pd.DataFrame:
-        """Transform validated series whose correlation matrices are given."""
-        if self.kind != "correlation" or self.cov_estimator is not None:
-            return self.transform(X)
-        check_is_fitted(self, "feature_names_out_")
-        return self._frame(
-            [
-                network_pair_means(fisher_z(matrix), self.networks_)
-                for matrix in matrices
-            ]
-        )
+    def _subject_task(self) -> tuple[Any, dict[str, Any]]:
+        return _fc_row, {
+            "networks": self.networks_,
+            "kind": self.kind,
+            "cov_estimator": self.cov_estimator,
+        }
 
     def extreme_pairs(
         self,

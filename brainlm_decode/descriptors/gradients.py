@@ -39,8 +39,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from joblib import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
 from brainlm_decode.base import Interval, Satisfies, fill_doc
@@ -205,11 +203,13 @@ def _gradient_row(
 
 
 def _subject_features(
+    ts: np.ndarray,
     matrix: np.ndarray,
     reference: np.ndarray,
     networks: np.ndarray | None,
     params: dict[str, Any],
 ) -> dict[str, float]:
+    """Gradient features of one subject from its correlation matrix."""
     gradients = compute_gradients(matrix, reference=reference, **params)
     return _gradient_row(gradients, networks, "gradients")
 
@@ -331,52 +331,13 @@ class FunctionalGradients(Descriptor):
             )
         return array
 
-    def fit(self, X: Any, y: Any = None) -> FunctionalGradients:
-        """Learn the reference gradients from the training subjects.
+    def _uses_matrices(self, fitting: bool) -> bool:
+        # fit reads them for the group-mean reference only
+        return not fitting or self.reference is None
 
-        Parameters
-        ----------
-        X : list of ndarray of shape (n_timepoints, n_rois)
-            Training subjects' ROI time series.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : FunctionalGradients
-        """
-        self._validate_params()
-        X = check_timeseries(X, owner=type(self).__name__)
-        needs_matrices = self.reference is None
-        return self._fit_matrices(
-            [connectivity_matrix(ts) for ts in X] if needs_matrices else None,
-            X[0].shape[1],
-        )
-
-    def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> pd.DataFrame:
-        """Fit the reference and transform the same subjects (one FC per subject).
-
-        Parameters
-        ----------
-        X : list of ndarray of shape (n_timepoints, n_rois)
-            Training subjects' ROI time series.
-        y : None
-            Ignored.
-        **fit_params : dict
-            Ignored.
-
-        Returns
-        -------
-        pandas.DataFrame of shape (n_subjects, n_features)
-        """
-        self._validate_params()
-        X = check_timeseries(X, owner=type(self).__name__)
-        matrices = [connectivity_matrix(ts) for ts in X]
-        return self._fit_matrices(matrices, X[0].shape[1])._transform_matrices(matrices)
-
-    def _fit_matrices(
-        self, matrices: list[np.ndarray] | None, n_rois: int
-    ) -> FunctionalGradients:
+    def _fit_group(
+        self, series: list[np.ndarray], matrices: list[np.ndarray] | None, n_rois: int
+    ) -> None:
         """Learn the reference from the subjects' correlation matrices."""
         owner = type(self).__name__
         if self.n_components >= n_rois:
@@ -399,11 +360,8 @@ class FunctionalGradients(Descriptor):
                 np.fill_diagonal(reference, 1.0)
             self.reference_connectivity_ = reference
             self.reference_gradients_ = compute_gradients(reference, **self._params())
-        self.n_features_in_ = n_rois
-        self._set_feature_names()
-        return self
 
-    def _set_feature_names(self) -> None:
+    def _feature_descriptions(self) -> dict[str, str]:
         names: dict[str, str] = {}
         for k in range(_N_SUMMARISED):
             what = f"the {_ORDINALS[k]} functional gradient"
@@ -418,43 +376,14 @@ class FunctionalGradients(Descriptor):
                         f"position of the {NETWORK_PHRASES[name]} network on the "
                         f"{_ORDINALS[k]} functional gradient"
                     )
-        self.feature_names_out_ = list(names)
-        self.feature_descriptions_ = names
+        return names
 
-    def transform(self, X: Any) -> pd.DataFrame:
-        """Gradient features of each subject, aligned to the fitted reference.
-
-        Parameters
-        ----------
-        X : list of ndarray of shape (n_timepoints, n_rois)
-            ROI time series, with the ROI count seen in ``fit``.
-
-        Returns
-        -------
-        pandas.DataFrame of shape (n_subjects, n_features)
-        """
-        check_is_fitted(self, "reference_gradients_")
-        X = check_timeseries(X, owner=type(self).__name__, n_rois=self.n_features_in_)
-        return self._transform_matrices([connectivity_matrix(ts) for ts in X])
-
-    def _transform_shared(
-        self, X: list[np.ndarray], matrices: list[np.ndarray]
-    ) -> pd.DataFrame:
-        """Transform validated series whose correlation matrices are given."""
-        check_is_fitted(self, "reference_gradients_")
-        return self._transform_matrices(matrices)
-
-    def _transform_matrices(self, matrices: list[np.ndarray]) -> pd.DataFrame:
-        params = self._params()
-        rows = Parallel(n_jobs=self.n_jobs)(
-            delayed(_subject_features)(
-                matrix, self.reference_gradients_, self.networks_, params
-            )
-            for matrix in self._progress(
-                matrices, desc="gradients", total=len(matrices)
-            )
-        )
-        return self._frame(rows)
+    def _subject_task(self) -> tuple[Any, dict[str, Any]]:
+        return _subject_features, {
+            "reference": self.reference_gradients_,
+            "networks": self.networks_,
+            "params": self._params(),
+        }
 
     def subject_gradients(self, X: Any) -> list[np.ndarray]:
         """Aligned gradients of each subject (the arrays behind the features).

@@ -32,11 +32,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from joblib import Parallel, delayed
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
-from sklearn.utils.validation import check_is_fitted
 
 from brainlm_decode.base import Interval, Satisfies, fill_doc, seed_from_random_state
 from brainlm_decode.descriptors.base import (
@@ -44,10 +41,7 @@ from brainlm_decode.descriptors.base import (
     Descriptor,
     check_networks,
 )
-from brainlm_decode.descriptors.connectivity import NETWORK_PHRASES, connectivity_matrix
-from brainlm_decode.timeseries.checks import (
-    check_timeseries,
-)
+from brainlm_decode.descriptors.connectivity import NETWORK_PHRASES
 
 __all__ = [
     "GraphMetrics",
@@ -233,6 +227,13 @@ def graph_features(
     return row
 
 
+def _graph_row(
+    ts: np.ndarray, matrix: np.ndarray, networks: np.ndarray | None, **kwargs: Any
+) -> dict[str, float]:
+    """The subject task of :class:`GraphMetrics` (``ts`` is not read)."""
+    return graph_features(matrix, networks, **kwargs)
+
+
 @fill_doc
 class GraphMetrics(Descriptor):
     """Network strength, modularity, efficiency and clustering of the FC graph.
@@ -303,29 +304,17 @@ class GraphMetrics(Descriptor):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X: Any, y: Any = None) -> GraphMetrics:
-        """Check the inputs and set the feature names.
+    def _uses_matrices(self, fitting: bool) -> bool:
+        return not fitting
 
-        Parameters
-        ----------
-        X : list of ndarray of shape (n_timepoints, n_rois)
-            Training subjects' ROI time series.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : GraphMetrics
-        """
-        self._validate_params()
-        owner = type(self).__name__
-        X = check_timeseries(X, owner=owner)
-        self.n_features_in_ = X[0].shape[1]
+    def _fit_group(self, series: list[np.ndarray], matrices: Any, n_rois: int) -> None:
         self.networks_ = (
             None
             if self.networks is None
-            else check_networks(self.networks, self.n_features_in_, owner=owner)
+            else check_networks(self.networks, n_rois, owner=type(self).__name__)
         )
+
+    def _feature_descriptions(self) -> dict[str, str]:
         names: dict[str, str] = {}
         if self.networks_ is not None:
             for name in YEO7:
@@ -333,45 +322,15 @@ class GraphMetrics(Descriptor):
                     f"connection strength of the {NETWORK_PHRASES[name]} network"
                 )
         names.update(_GLOBAL_DESCRIPTIONS)
-        self.feature_names_out_ = list(names)
-        self.feature_descriptions_ = names
-        return self
+        return names
 
-    def transform(self, X: Any) -> pd.DataFrame:
-        """Graph metrics of each subject.
-
-        Parameters
-        ----------
-        X : list of ndarray of shape (n_timepoints, n_rois)
-            ROI time series, with the ROI count seen in ``fit``.
-
-        Returns
-        -------
-        pandas.DataFrame of shape (n_subjects, n_features)
-        """
-        check_is_fitted(self, "feature_names_out_")
-        X = check_timeseries(X, owner=type(self).__name__, n_rois=self.n_features_in_)
-        return self._transform_matrices([connectivity_matrix(ts) for ts in X])
-
-    def _transform_shared(
-        self, X: list[np.ndarray], matrices: list[np.ndarray]
-    ) -> pd.DataFrame:
-        """Transform validated series whose correlation matrices are given."""
-        return self._transform_matrices(matrices)
-
-    def _transform_matrices(self, matrices: list[np.ndarray]) -> pd.DataFrame:
-        check_is_fitted(self, "feature_names_out_")
-        seed = None
+    def _subject_task(self) -> tuple[Any, dict[str, Any]]:
+        seed = None  # drawn once per transform: the same for every subject
         if self.random_state is not None:
             seed = seed_from_random_state(self.random_state)
-        rows = Parallel(n_jobs=self.n_jobs)(
-            delayed(graph_features)(
-                matrix,
-                self.networks_,
-                density=self.density,
-                gamma=self.gamma,
-                seed=seed,
-            )
-            for matrix in self._progress(matrices, desc="graph", total=len(matrices))
-        )
-        return self._frame(rows)
+        return _graph_row, {
+            "networks": self.networks_,
+            "density": self.density,
+            "gamma": self.gamma,
+            "seed": seed,
+        }

@@ -336,7 +336,7 @@ class ICADescriptors(Descriptor):
         Nyquist; ``None`` for a band entirely above Nyquist.
     ica_ : sklearn.decomposition.FastICA
         The fitted group ICA.
-    feature_names_out_ : ndarray of str
+    feature_names_out_ : list of str
         Names ``"ica__<network>__<metric>"``, ``"ica__fnc__<a>__<b>"`` and
         ``"ica__global__<summary>"``.
     feature_descriptions_ : dict of str to str
@@ -423,31 +423,13 @@ class ICADescriptors(Descriptor):
 
     # ------------------------------------------------------------------ fit
 
-    def fit(self, X: Any, y: Any = None) -> ICADescriptors:
+    def _fit_group(self, series: list[np.ndarray], matrices: Any, n_rois: int) -> None:
         """Learn the group ICA and label its components on training subjects.
 
-        Parameters
-        ----------
-        X : list of ndarray of shape (n_timepoints, n_rois) or 3D array
-            Preprocessed ROI time series of the training subjects.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : ICADescriptors
-
-        Raises
-        ------
-        ValueError
-            Invalid parameters or time series, ``n_components`` larger than the
-            number of ROIs or time points, bands above Nyquist with
-            ``nyquist="error"``.
+        Raises ``ValueError`` for ``n_components`` larger than the number of
+        ROIs or time points, or bands above Nyquist with ``nyquist="error"``.
         """
         owner = type(self).__name__
-        self._validate_params()
-        series = check_timeseries(X, owner=owner)
-        n_rois = series[0].shape[1]
         n_samples = sum(ts.shape[0] for ts in series)
         if self.n_components > min(n_rois, n_samples):
             raise ValueError(
@@ -473,9 +455,6 @@ class ICADescriptors(Descriptor):
         self.component_correlations_ = pd.DataFrame(
             corr * signs[:, None], columns=list(ICA_NETWORKS)
         )
-        self.n_features_in_ = n_rois
-        self._set_feature_names()
-        return self
 
     def _roi_domains(self, n_rois: int) -> np.ndarray:
         """Domain of each ROI from ``networks``, the defaults and ``domains``."""
@@ -529,19 +508,19 @@ class ICADescriptors(Descriptor):
                 warnings.warn(
                     f"{where} lies entirely above the {limit}; its features are NaN.",
                     UserWarning,
-                    stacklevel=3,
+                    stacklevel=5,
                 )
                 bands[name] = None
             else:
                 warnings.warn(
                     f"{where} exceeds the {limit}; clipped to ({lo}, {nyq:.4g}) Hz.",
                     UserWarning,
-                    stacklevel=3,
+                    stacklevel=5,
                 )
                 bands[name] = (lo, nyq)
         return bands
 
-    def _set_feature_names(self) -> None:
+    def _feature_descriptions(self) -> dict[str, str]:
         metrics = list(ICA_METRICS) + (["map_similarity"] if self.stage2 else [])
         names: dict[str, str] = {}
         for net in ICA_NETWORKS:
@@ -563,8 +542,7 @@ class ICADescriptors(Descriptor):
         names["ica__global__mean_abs_fnc"] = (
             "mean absolute functional network connectivity"
         )
-        self.feature_names_out_ = np.asarray(list(names), dtype=object)
-        self.feature_descriptions_ = names
+        return names
 
     # ------------------------------------------------------------ transform
 
@@ -604,38 +582,18 @@ class ICADescriptors(Descriptor):
                 spatial_maps.append(np.linalg.lstsq(design, data, rcond=None)[0])
         return time_courses, (spatial_maps if stage2 else None)
 
-    def transform(self, X: Any) -> pd.DataFrame:
-        """ICA descriptors of each subject.
-
-        Parameters
-        ----------
-        X : list of ndarray of shape (n_timepoints, n_rois) or 3D array
-            Preprocessed ROI time series, with the ROIs of :meth:`fit`.
-
-        Returns
-        -------
-        pandas.DataFrame of shape (n_subjects, n_features)
-            Columns ``feature_names_out_``; NaN for absent networks and bands
-            above Nyquist.
-        """
-        from joblib import Parallel, delayed
-
-        check_is_fitted(self, "components_")
-        series = check_timeseries(
-            X, owner=type(self).__name__, n_rois=self.n_features_in_
-        )
+    def _check_transform_input(self, series: list[np.ndarray]) -> None:
         short = [ts.shape[0] for ts in series if ts.shape[0] < self.window]
         if short:
             raise ValueError(
                 f"The 'X' argument of {type(self).__name__} has subjects with "
                 f"{min(short)} time points, fewer than window={self.window}."
             )
-        rows = Parallel(n_jobs=self.n_jobs)(
-            delayed(self._subject_row)(ts) for ts in series
-        )
-        return self._frame(list(rows))
 
-    def _subject_row(self, ts: np.ndarray) -> dict[str, float]:
+    def _subject_task(self) -> tuple[Any, dict[str, Any]]:
+        return self._subject_row, {}
+
+    def _subject_row(self, ts: np.ndarray, matrix: Any = None) -> dict[str, float]:
         tcs, maps = self.dual_regression([ts], stage2=self.stage2)
         tcs = tcs[0]
         metrics = _component_metrics(

@@ -1,4 +1,10 @@
-"""Atlas images to region weights over a mask, and back.
+"""Atlases: resolved from a name, an image or a masker; region weights over a mask.
+
+:func:`resolve_atlas` is the one reader of an atlas given as a name
+(:data:`ATLAS_NAMES`), a niimg-like image (or path) or a nilearn masker, shared by
+:class:`~brainlm_decode.imaging.spaces.AtlasSpace` and
+:class:`~brainlm_decode.ROITimeSeriesPreprocessor`, so the same mistake gives the
+same message in both.
 
 An atlas (label image or 4D probabilistic maps, in any grid) becomes a sparse
 ``(n_mask_voxels, n_regions)`` weight matrix on the grid of the analysis mask:
@@ -13,8 +19,10 @@ An atlas (label image or 4D probabilistic maps, in any grid) becomes a sparse
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +34,17 @@ from scipy import sparse
 from brainlm_decode._io import load_image
 
 __all__ = [
+    "ATLAS_NAMES",
     "AtlasWarning",
+    "ResolvedAtlas",
+    "atlas_masker",
     "clean_map_weights",
     "infer_kind",
+    "is_atlas_like",
+    "is_masker",
+    "is_niimg_like",
     "load_niimg",
+    "resolve_atlas",
     "same_grid",
     "weights_from_img",
     "weights_to_img",
@@ -413,3 +428,156 @@ def weights_to_img(
     img = nib.Nifti1Image(data.reshape(*mask.shape, n_regions), mask_img.affine)
     img.header.set_data_dtype(np.float32)
     return img
+
+
+# -- atlas resolution: a name, an image or a masker ------------------------------------
+
+#: Atlas names accepted wherever an atlas is, with their number of regions. They
+#: are fetched with :func:`brainlm_decode.datasets.fetch_atlas_schaefer_tian`.
+ATLAS_NAMES: dict[str, int] = {"schaefer400_tian_s3": 450, "schaefer100_tian_s1": 116}
+
+#: What an ``atlas`` argument may be, for parameter constraints and messages.
+ATLAS_DOC = (
+    f"an atlas name among {sorted(ATLAS_NAMES)}, a niimg-like atlas (image or "
+    "path) or a nilearn NiftiLabelsMasker/NiftiMapsMasker"
+)
+#: The same, without maskers (for estimators that take a masker separately).
+ATLAS_IMAGE_DOC = (
+    f"an atlas name among {sorted(ATLAS_NAMES)} or a niimg-like atlas (image or path)"
+)
+
+
+def is_niimg_like(value: Any) -> bool:
+    """Whether ``value`` is a nibabel image or a path (not checked to exist)."""
+    return isinstance(value, (str, os.PathLike, nib.spatialimages.SpatialImage))
+
+
+def is_masker(value: Any) -> bool:
+    """Whether ``value`` looks like a nilearn labels or maps masker."""
+    return hasattr(value, "labels_img") or hasattr(value, "maps_img")
+
+
+def is_atlas_like(value: Any) -> bool:
+    """Whether ``value`` has a type :func:`resolve_atlas` reads (see ``ATLAS_DOC``).
+
+    Content (an existing file, a known name, a masker with an image) is checked
+    by :func:`resolve_atlas`, which gives the message.
+    """
+    return is_niimg_like(value) or is_masker(value)
+
+
+@dataclass(frozen=True)
+class ResolvedAtlas:
+    """An atlas read by :func:`resolve_atlas`.
+
+    Attributes
+    ----------
+    img : nibabel image
+        3D label image or 4D maps.
+    kind : {"labels", "maps"}
+        How to read ``img``.
+    labels : list of str or None
+        Region names known from the source (a named atlas), else ``None``.
+    mask_img : niimg-like or None
+        The mask of a masker given as the atlas, else ``None``.
+    """
+
+    img: Any
+    kind: str
+    labels: list[str] | None = None
+    mask_img: Any = None
+
+
+def resolve_atlas(
+    atlas: Any,
+    *,
+    kind: str = "auto",
+    data_dir: str | os.PathLike | None = None,
+    verbose: int = 0,
+    argname: str = "atlas",
+) -> ResolvedAtlas:
+    """Read an atlas given as a name, a niimg-like image or a nilearn masker.
+
+    Parameters
+    ----------
+    atlas : str, path-like, nibabel image, NiftiLabelsMasker or NiftiMapsMasker
+        A name among :data:`ATLAS_NAMES` (fetched with
+        :func:`~brainlm_decode.datasets.fetch_atlas_schaefer_tian`), a label
+        image or 4D maps (or the path of one), or a masker (its ``maps_img`` or
+        ``labels_img``, and its ``mask_img``).
+    kind : {"auto", "labels", "maps"}, default="auto"
+        How to read the image (:func:`infer_kind`); a masker sets it.
+    data_dir : str, path-like or None, default=None
+        ``data_dir`` of the fetcher, for a named atlas.
+    verbose : int, default=0
+        Verbosity of the fetcher.
+    argname : str, default="atlas"
+        Parameter name used in error messages.
+
+    Returns
+    -------
+    ResolvedAtlas
+
+    Raises
+    ------
+    TypeError
+        ``atlas`` is none of the above.
+    ValueError
+        An unknown name or a path that does not exist, a folder or unreadable
+        file, a masker without an image, or an image that is neither labels nor
+        maps (:func:`infer_kind`).
+    """
+    labels, mask_img = None, None
+    if isinstance(atlas, str) and atlas in ATLAS_NAMES:
+        from brainlm_decode.datasets import fetch_atlas_schaefer_tian
+
+        bunch = fetch_atlas_schaefer_tian(
+            n_rois=ATLAS_NAMES[atlas], data_dir=data_dir, verbose=int(verbose)
+        )
+        atlas, labels = bunch.maps, list(bunch.labels)
+    elif is_masker(atlas) and not is_niimg_like(atlas):
+        mask_img = getattr(atlas, "mask_img", None)
+        if getattr(atlas, "maps_img", None) is not None:
+            atlas, kind = atlas.maps_img, "maps"
+        elif getattr(atlas, "labels_img", None) is not None:
+            atlas, kind = atlas.labels_img, "labels"
+        else:
+            raise ValueError(
+                f"The {argname!r} parameter is a masker without labels_img or maps_img."
+            )
+    elif not is_niimg_like(atlas):
+        raise TypeError(
+            f"The {argname!r} parameter must be {ATLAS_DOC}. Got an object of type "
+            f"{type(atlas).__name__} instead."
+        )
+    if isinstance(atlas, (str, os.PathLike)) and not Path(atlas).expanduser().exists():
+        raise ValueError(
+            f"The {argname!r} parameter must be {ATLAS_DOC}. Got {str(atlas)!r}: "
+            "no atlas has this name and the path does not exist."
+        )
+    img = load_niimg(atlas, argname)
+    return ResolvedAtlas(img, infer_kind(img, kind, argname), labels, mask_img)
+
+
+def atlas_masker(atlas: ResolvedAtlas, **kwargs: Any) -> Any:
+    """A fitted nilearn masker that extracts the regions of a resolved atlas.
+
+    Parameters
+    ----------
+    atlas : ResolvedAtlas
+        From :func:`resolve_atlas`.
+    **kwargs
+        Other parameters of the masker.
+
+    Returns
+    -------
+    nilearn.maskers.NiftiLabelsMasker or nilearn.maskers.NiftiMapsMasker
+        Fitted; a labels masker for a label atlas, a maps masker for maps.
+    """
+    from nilearn.maskers import NiftiLabelsMasker, NiftiMapsMasker
+
+    if atlas.mask_img is not None:
+        kwargs.setdefault("mask_img", atlas.mask_img)
+    if atlas.kind == "maps":
+        return NiftiMapsMasker(maps_img=atlas.img, **kwargs).fit()
+    return NiftiLabelsMasker(labels_img=atlas.img, **kwargs).fit()

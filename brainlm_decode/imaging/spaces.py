@@ -41,10 +41,13 @@ from brainlm_decode.base import (
     fill_doc,
 )
 from brainlm_decode.imaging.atlas import (
+    ATLAS_DOC,
     AtlasWarning,
     clean_map_weights,
-    infer_kind,
+    is_atlas_like,
+    is_niimg_like,
     load_niimg,
+    resolve_atlas,
     same_grid,
     user_stacklevel,
     weights_from_img,
@@ -67,17 +70,9 @@ _ATLAS = "atlas.nii.gz"
 _MASK = "mask.nii.gz"
 
 
-def _is_niimg_like(value: Any) -> bool:
-    return isinstance(value, (str, os.PathLike, nib.spatialimages.SpatialImage))
-
-
-def _is_masker(value: Any) -> bool:
-    return hasattr(value, "labels_img") or hasattr(value, "maps_img")
-
-
 _MASK_CONSTRAINT = [
     None,
-    Satisfies(_is_niimg_like, "a niimg-like mask (image or path)"),
+    Satisfies(is_niimg_like, "a niimg-like mask (image or path)"),
 ]
 
 _SPACE_DOC = """
@@ -658,11 +653,14 @@ class AtlasSpace(ImageSpace):
 
     Parameters
     ----------
-    atlas : niimg-like, NiftiLabelsMasker or NiftiMapsMasker
-        The atlas image (or path). A masker gives its ``labels_img`` or
-        ``maps_img`` (and its ``mask_img`` when ``mask_img`` is None). Atlases in
-        another grid are resampled to the mask grid (nearest for labels,
-        continuous for maps).
+    atlas : str, niimg-like, NiftiLabelsMasker or NiftiMapsMasker
+        The atlas image (or path), or a name among
+        :data:`~brainlm_decode.imaging.atlas.ATLAS_NAMES` (fetched into the
+        brainlm_decode data folder, with its region names). A masker gives its
+        ``labels_img`` or ``maps_img`` (and its ``mask_img`` when ``mask_img``
+        is None). Read by :func:`~brainlm_decode.imaging.atlas.resolve_atlas`.
+        Atlases in another grid are resampled to the mask grid (nearest for
+        labels, continuous for maps).
     kind : {"auto", "labels", "maps"}, default="auto"
         ``"auto"``: a 4D image with several volumes is maps, an integer 3D image
         is labels.
@@ -678,13 +676,7 @@ class AtlasSpace(ImageSpace):
     )
 
     _parameter_constraints: dict[str, list[Any]] = {
-        "atlas": [
-            Satisfies(
-                lambda v: _is_niimg_like(v) or _is_masker(v),
-                "a niimg-like atlas (image or path) or a nilearn "
-                "NiftiLabelsMasker/NiftiMapsMasker",
-            )
-        ],
+        "atlas": [Satisfies(is_atlas_like, ATLAS_DOC)],
         "kind": [Options("auto", "labels", "maps")],
     }
     _image_params = ("atlas", "mask_img")
@@ -724,29 +716,15 @@ class AtlasSpace(ImageSpace):
             The fitted space.
         """
         self._validate_params()
-        atlas, kind, masker_mask = self._atlas_from_param()
-        mask_param = self.mask_img if self.mask_img is not None else masker_mask
+        atlas = resolve_atlas(self.atlas, kind=self.kind, verbose=self.verbose)
+        mask_param = self.mask_img if self.mask_img is not None else atlas.mask_img
         mask_img = _resolve_mask(mask_param)
-        kind = infer_kind(atlas, kind)
+        labels = self.labels if self.labels is not None else atlas.labels
         weights, names, values = weights_from_img(
-            atlas, mask_img, kind, labels=self.labels
+            atlas.img, mask_img, atlas.kind, labels=labels
         )
-        self._set_atlas(mask_img, weights, kind, names, values)
+        self._set_atlas(mask_img, weights, atlas.kind, names, values)
         return self
-
-    def _atlas_from_param(self) -> tuple[Any, str, Any]:
-        atlas, kind, mask = self.atlas, self.kind, None
-        if _is_masker(atlas) and not _is_niimg_like(atlas):
-            mask = getattr(atlas, "mask_img", None)
-            if getattr(atlas, "maps_img", None) is not None:
-                atlas, kind = atlas.maps_img, "maps"
-            elif getattr(atlas, "labels_img", None) is not None:
-                atlas, kind = atlas.labels_img, "labels"
-            else:
-                raise ValueError(
-                    "The 'atlas' argument is a masker without labels_img or maps_img."
-                )
-        return load_niimg(atlas, "atlas"), kind, mask
 
 
 @fill_doc

@@ -18,14 +18,12 @@ import numpy as np
 import pandas as pd
 
 from brainlm_decode.base import Interval
+from brainlm_decode.imaging.atlas import is_masker as is_masker
+from brainlm_decode.imaging.atlas import is_niimg_like as is_niimg
 from brainlm_decode.timeseries import checks
 
 OWNER = "ROITimeSeriesPreprocessor"
 POSITIVE = Interval(float, 0, None, closed="neither")
-
-
-def is_niimg(value: Any) -> bool:
-    return isinstance(value, (str, os.PathLike, nib.spatialimages.SpatialImage))
 
 
 def x_error(index: int, text: str, kind: type = ValueError) -> Exception:
@@ -76,10 +74,6 @@ def is_t_r_list(value: Any) -> bool:
 
 def is_label_list(value: Any) -> bool:
     return is_list(value) and all(isinstance(v, str) for v in value)
-
-
-def is_masker(value: Any) -> bool:
-    return hasattr(value, "labels_img") or hasattr(value, "maps_img")
 
 
 def header_t_r(img: Any) -> float | None:

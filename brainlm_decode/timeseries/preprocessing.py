@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
@@ -33,6 +32,13 @@ from brainlm_decode.base import (
     Satisfies,
     fill_doc,
     validate_params,
+)
+from brainlm_decode.imaging.atlas import (
+    ATLAS_IMAGE_DOC,
+    ATLAS_NAMES,
+    atlas_masker,
+    is_niimg_like,
+    resolve_atlas,
 )
 from brainlm_decode.timeseries._subjects import (
     OWNER,
@@ -52,10 +58,6 @@ from brainlm_decode.timeseries._subjects import (
 from brainlm_decode.timeseries.tr import warn_stretch
 
 __all__ = ["ATLAS_NAMES", "ROITimeSeriesPreprocessor", "resample_timeseries"]
-
-#: Atlas names accepted by the ``atlas`` parameter, with their number of ROIs.
-#: They are resolved with :func:`brainlm_decode.datasets.fetch_atlas_schaefer_tian`.
-ATLAS_NAMES: dict[str, int] = {"schaefer400_tian_s3": 450, "schaefer100_tian_s1": 116}
 
 _OWNER = OWNER
 
@@ -218,18 +220,9 @@ def _prepare_subject(
     return out, constant, length
 
 
-def _is_atlas(value: Any) -> bool:
-    if isinstance(value, str) and value in ATLAS_NAMES:
-        return True
-    if isinstance(value, (str, os.PathLike)):
-        return os.path.exists(value)
-    return isinstance(value, nib.spatialimages.SpatialImage)
-
-
 _SETTINGS = ["target_t_r", "n_timepoints", "clip", "standardize", "constant_rois"]
 _SETTINGS += ["min_timepoints", "max_denominator"]
 _TRLike = float | Sequence[float] | None
-_ATLAS_DOC = f"a labels image, an existing path or a name among {sorted(ATLAS_NAMES)}"
 _T_R_CONSTRAINT = [
     None,
     POSITIVE,
@@ -299,11 +292,15 @@ class ROITimeSeriesPreprocessor(TransformerMixin, BaseBrainLMEstimator):
         of ROIs of the data and of the atlas. ``None`` takes the names of the
         atlas / masker, or the columns of DataFrame inputs, when known.
     atlas : str, path, niimg-like or None, default=None
-        A 3D labels image (or path), or a name among :data:`ATLAS_NAMES`
-        (``"schaefer400_tian_s3"``: 450 ROIs, the fMRI-LM atlas) fetched with
+        A 3D labels image or 4D maps (or a path), or a name among
+        :data:`ATLAS_NAMES` (``"schaefer400_tian_s3"``: 450 ROIs, the fMRI-LM
+        atlas) fetched with
         :func:`~brainlm_decode.datasets.fetch_atlas_schaefer_tian` only when
-        images are given. Images are reduced with its labels masker; arrays are
-        checked against its ROI count. Exclusive with ``masker``.
+        images are given; read by
+        :func:`~brainlm_decode.imaging.atlas.resolve_atlas`, as by
+        :class:`~brainlm_decode.imaging.spaces.AtlasSpace`. Images are reduced
+        with its labels (or maps) masker; arrays are checked against its ROI
+        count. Exclusive with ``masker``.
     data_dir : str, path or None, default=None
         ``data_dir`` of :func:`~brainlm_decode.datasets.fetch_atlas_schaefer_tian`
         for a named atlas (a folder holding its files, or the data directory).
@@ -371,7 +368,7 @@ class ROITimeSeriesPreprocessor(TransformerMixin, BaseBrainLMEstimator):
         "min_timepoints": [Interval(int, 2, None)],
         "max_denominator": [_INT1],
         "roi_labels": [None, Satisfies(is_label_list, "a list of str (ROI names)")],
-        "atlas": [None, Satisfies(_is_atlas, _ATLAS_DOC)],
+        "atlas": [None, Satisfies(is_niimg_like, ATLAS_IMAGE_DOC)],
         "data_dir": [None, str, os.PathLike],
         "masker": [None, Satisfies(is_masker, "a nilearn labels or maps masker")],
     }
@@ -529,21 +526,10 @@ class ROITimeSeriesPreprocessor(TransformerMixin, BaseBrainLMEstimator):
                 return clone(self.masker).fit(), None
         if self.atlas is None:
             return None, None
-        labels_img, names = self.atlas, None
-        if isinstance(self.atlas, str) and self.atlas in ATLAS_NAMES:
-            if not has_images:
-                return None, None
-            from brainlm_decode.datasets import fetch_atlas_schaefer_tian
-
-            bunch = fetch_atlas_schaefer_tian(
-                n_rois=ATLAS_NAMES[self.atlas],
-                data_dir=self.data_dir,
-                verbose=int(self.verbose),
-            )
-            labels_img, names = bunch.maps, list(bunch.labels)
-        from nilearn.maskers import NiftiLabelsMasker
-
-        return NiftiLabelsMasker(labels_img=labels_img).fit(), names
+        if isinstance(self.atlas, str) and self.atlas in ATLAS_NAMES and not has_images:
+            return None, None  # checked by its ROI count, fetched only for images
+        atlas = resolve_atlas(self.atlas, data_dir=self.data_dir, verbose=self.verbose)
+        return atlas_masker(atlas), atlas.labels
 
     def _reference_rois(
         self, subjects: list[Any], atlas_labels: list[str] | None
