@@ -1,7 +1,13 @@
-"""Checks of an uploaded map before decoding: NIfTI, one 3D volume, MNI space."""
+"""Checks of an uploaded map before decoding: NIfTI, one 3D volume, MNI space.
+
+The MNI test is :func:`brainlm_decode.imaging.coverage.map_coverage` (the
+decoder's own coverage check) against a dilated MNI152 mask; only the error
+type differs (:class:`MapCheckError`, shown on the web app's error page).
+"""
 
 from __future__ import annotations
 
+import functools
 import gzip
 from typing import Any
 
@@ -63,10 +69,8 @@ def check_map(img: Any, *, min_mni_fraction: float = 0.5) -> nib.Nifti1Image:
     MapCheckError
         4D with several volumes, no finite non-zero value, or not in MNI space.
     """
-    from nilearn.datasets import load_mni152_brain_mask
-    from scipy import ndimage
-
     from brainlm_decode.imaging.atlas import load_niimg
+    from brainlm_decode.imaging.coverage import map_coverage
 
     img = load_niimg(img, "img")
     data = np.asanyarray(img.dataobj)
@@ -77,26 +81,25 @@ def check_map(img: Any, *, min_mni_fraction: float = 0.5) -> nib.Nifti1Image:
             f"The map has shape {data.shape}: decode one 3D map at a time (a 4D "
             "image holds several volumes; split it first)."
         )
-    values = np.asarray(data, dtype=np.float64)
-    nonzero = np.argwhere(np.isfinite(values) & (values != 0))
-    if nonzero.size == 0:
+    img = nib.Nifti1Image(np.asarray(data, dtype=np.float32), img.affine)
+    fraction, _, n_nonzero = map_coverage(img, _dilated_mni_mask())
+    if n_nonzero == 0:
         raise MapCheckError("The map has no finite non-zero value: nothing to decode.")
-    mask_img = load_mni152_brain_mask(resolution=2)
-    mask = ndimage.binary_dilation(np.asanyarray(mask_img.dataobj) > 0, iterations=2)
-    rng = np.random.RandomState(0)
-    if len(nonzero) > 20000:
-        nonzero = nonzero[rng.choice(len(nonzero), 20000, replace=False)]
-    world = nib.affines.apply_affine(img.affine, nonzero)
-    ijk = np.rint(nib.affines.apply_affine(np.linalg.inv(mask_img.affine), world))
-    ijk = ijk.astype(int)
-    inside = np.all((ijk >= 0) & (ijk < np.array(mask.shape)), axis=1)
-    in_brain = np.zeros(len(ijk), dtype=bool)
-    in_brain[inside] = mask[tuple(ijk[inside].T)]
-    fraction = float(in_brain.mean())
     if fraction < min_mni_fraction:
         raise MapCheckError(
             f"Only {100 * fraction:.0f}% of the map's non-zero voxels fall inside the "
             "MNI152 brain: the map does not look like it is in MNI space. Normalise "
             "it to MNI152 first."
         )
-    return nib.Nifti1Image(np.asarray(data, dtype=np.float32), img.affine)
+    return img
+
+
+@functools.cache
+def _dilated_mni_mask() -> nib.Nifti1Image:
+    """nilearn's 2 mm MNI152 brain mask dilated by 2 voxels (loaded once)."""
+    from nilearn.datasets import load_mni152_brain_mask
+    from scipy import ndimage
+
+    mask_img = load_mni152_brain_mask(resolution=2)
+    mask = ndimage.binary_dilation(np.asanyarray(mask_img.dataobj) > 0, iterations=2)
+    return nib.Nifti1Image(mask.astype(np.uint8), mask_img.affine)
