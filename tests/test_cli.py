@@ -193,6 +193,10 @@ def test_train_clip_subcommand(tmp_path, capsys):
     assert main([*args, "--seed", "0", "--validation-fraction", "0.25"]) == 0
     assert "saved CLIP model" in capsys.readouterr().out
     assert load_clip(tmp_path / "m").embed_dim == 4
+    assert (tmp_path / "m" / "history.json").is_file()
+    with pytest.raises(SystemExit, match="overwrite"):  # refused before training
+        main([*args, "--seed", "0"])
+    assert main([*args, "--seed", "1", "--overwrite"]) == 0
 
 
 def test_train_clip_former_flags_still_work_with_a_warning(tmp_path, capsys):

@@ -13,18 +13,15 @@ Several processes (DDP; gloo on CPU, NCCL on GPUs)::
 same code.
 
 Inputs are ``.npy`` files (``allow_pickle=False``). The main process writes the model
-with :func:`~brainlm_decode.clip.serialization.save_clip` and the training record
-as ``history.json`` in ``--out``.
+with :func:`~brainlm_decode.clip.serialization.save_clip`, the training record
+(``history.json``) included, in ``--out``; an existing ``--out`` is replaced only
+with ``--overwrite`` (checked before training).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,6 +59,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--text", required=True, help="(n, text_dim) .npy file")
     parser.add_argument("--image", required=True, help="(n, image_dim) .npy file")
     parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing saved model at --out (refused otherwise)",
+    )
     parser.add_argument("--groups", help="(n,) .npy file of study ids")
     parser.add_argument("--val-text", help="validation text .npy (with --val-image)")
     parser.add_argument("--val-image", help="validation image .npy (with --val-text)")
@@ -105,14 +107,6 @@ def _validation(args: argparse.Namespace) -> tuple[Any, Any] | None:
     return _load(args.val_text), _load(args.val_image)
 
 
-def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, indent=2)
-        handle.write("\n")
-    os.replace(tmp, path)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse arguments, train, and (main process) save model and history.
 
@@ -147,7 +141,12 @@ def run(args: argparse.Namespace) -> int:
     from brainlm_decode.base import resolve_device
     from brainlm_decode.clip.serialization import save_clip
     from brainlm_decode.clip.train import train_clip
+    from brainlm_decode.persistence import check_save_path
 
+    try:  # before any work: never train for an hour to fail at the save
+        check_save_path(args.out, overwrite=args.overwrite, what="saved CLIPModel")
+    except FileExistsError as exc:
+        raise SystemExit(f"error: {exc}") from None
     accelerator = Accelerator(cpu=resolve_device(args.device).type == "cpu")
     model, history = train_clip(
         _load(args.text),
@@ -167,8 +166,9 @@ def run(args: argparse.Namespace) -> int:
         accelerator=accelerator,
     )
     if accelerator.is_main_process:
-        out = save_clip(model, args.out)
-        _write_json(out / "history.json", history.to_dict())
+        out = save_clip(
+            model, args.out, overwrite=args.overwrite, history=history.to_dict()
+        )
         print(
             f"saved CLIP model to {out} ({history.n_epochs} epochs on "
             f"{history.n_processes} process(es), best epoch {history.best_epoch + 1}, "

@@ -58,15 +58,14 @@ class LazyCLIPModel:
         Whether the towers L2-normalise their inputs.
     """
 
-    def __init__(self, folder: str | os.PathLike):
+    def __init__(self, folder: str | os.PathLike, *, _verified: bool = False):
         from safetensors.numpy import load_file
 
-        from brainlm_decode.clip.serialization import CONFIG_NAME, _read_config
-        from brainlm_decode.persistence import checked_file
+        from brainlm_decode.clip.serialization import _read_config
 
         self._folder = Path(folder)
-        config = _read_config(self._folder)
-        weights = checked_file(self._folder, config["weights"], CONFIG_NAME)
+        config = _read_config(self._folder, verified=_verified)
+        weights = self._folder / config["weights"]["file"]
         self.config: dict[str, Any] = dict(config["model"])
         self.weights: dict[str, np.ndarray] = load_file(str(weights))
         self._module: Any = None
@@ -125,7 +124,9 @@ class LazyCLIPModel:
         return f"LazyCLIPModel({str(self._folder)!r}, torch module {state})"
 
 
-def load_clip_lazy(folder: str | os.PathLike) -> LazyCLIPModel:
+def load_clip_lazy(
+    folder: str | os.PathLike, *, _verified: bool = False
+) -> LazyCLIPModel:
     """A saved CLIP model whose torch module is built on first use.
 
     Parameters
@@ -137,7 +138,7 @@ def load_clip_lazy(folder: str | os.PathLike) -> LazyCLIPModel:
     -------
     LazyCLIPModel
     """
-    return LazyCLIPModel(folder)
+    return LazyCLIPModel(folder, _verified=_verified)
 
 
 def _float64(weights: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

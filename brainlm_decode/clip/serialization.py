@@ -1,36 +1,41 @@
 """Save and load :class:`~brainlm_decode.clip.model.CLIPModel` (safetensors + JSON).
 
-A saved model is a folder with two files:
+A saved model is a folder written by the one persistence layer
+(:func:`brainlm_decode.persistence.save_folder`), like every saved object of the
+package:
 
 - ``model.safetensors``: the weights (``state_dict``), safetensors format;
 - ``config.json``: a format name and version, the package version, the model's
   constructor arguments (:meth:`CLIPModel.get_config`) and the SHA-256 of the
-  weights file.
+  weights file;
+- ``history.json`` (optional): the training history;
+- ``manifest.json``: the SHA-256 of every file, verified before anything is read.
 
-A CLIP model is a component (a decoder saves it in its ``clip/`` folder), so
-other files of the folder are left alone: each file is written to a temporary
-file in the folder and moved into place with :func:`os.replace` (atomic on POSIX
-and Windows), weights first and config last; the checksum in the config lets
-:func:`load_clip` detect a weights file that does not belong to the config (e.g.
-an interrupted overwrite) or is corrupted. The configuration is read and the
-checksum verified by the one persistence layer (:mod:`brainlm_decode.persistence`).
+The folder is written in full beside its destination and moved into place, so an
+interrupted save never leaves a half-written model, and an existing model is
+replaced only with ``overwrite=True``. Folders written before the manifest
+(weights checksum in the config only) still load.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from brainlm_decode._io import atomic_write, sha256_file
+from brainlm_decode._io import sha256_file
 from brainlm_decode._version import __version__
-from brainlm_decode.persistence import checked_file, read_config
+from brainlm_decode.persistence import (
+    load_folder,
+    save_folder,
+    write_json,
+)
 
 __all__ = [
     "CONFIG_NAME",
     "FORMAT_NAME",
     "FORMAT_VERSION",
+    "HISTORY_NAME",
     "WEIGHTS_NAME",
     "load_clip",
     "save_clip",
@@ -43,17 +48,28 @@ FORMAT_VERSION = 1
 #: File names inside a saved model folder.
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+HISTORY_NAME = "history.json"
 
 
-def save_clip(model: Any, folder: str | os.PathLike) -> Path:
-    """Save a CLIP model to ``folder`` (created if needed; files replaced atomically).
+def save_clip(
+    model: Any,
+    folder: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    history: dict[str, Any] | None = None,
+) -> Path:
+    """Save a CLIP model to ``folder`` (written in full, then moved into place).
 
     Parameters
     ----------
     model : CLIPModel
         The model to save (any device; weights are written from CPU copies).
     folder : str or path-like
-        Destination folder; other files in it are left alone.
+        Destination folder.
+    overwrite : bool, default=False
+        Replace an existing saved model (only once the new one is complete).
+    history : dict or None, default=None
+        Training history written as ``history.json`` beside the model.
 
     Returns
     -------
@@ -64,6 +80,9 @@ def save_clip(model: Any, folder: str | os.PathLike) -> Path:
     ------
     TypeError
         When ``model`` is not a :class:`~brainlm_decode.clip.model.CLIPModel`.
+    FileExistsError
+        When ``folder`` exists and ``overwrite`` is False, or exists and is not a
+        saved model (never overwritten).
     """
     from safetensors.torch import save_file
 
@@ -74,42 +93,53 @@ def save_clip(model: Any, folder: str | os.PathLike) -> Path:
             "The 'model' argument of save_clip must be a CLIPModel. "
             f"Got {type(model).__name__} instead."
         )
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {
-        name: tensor.detach().to("cpu").contiguous().clone()
-        for name, tensor in model.state_dict().items()
-    }
-    weights = folder / WEIGHTS_NAME
-    atomic_write(weights, lambda tmp: save_file(state, tmp, metadata={"format": "pt"}))
-    config = {
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "library_version": __version__,
-        "model": model.get_config(),
-        "weights": {"file": WEIGHTS_NAME, "sha256": sha256_file(weights)},
-    }
-    text = json.dumps(config, indent=2, sort_keys=True) + "\n"
-    atomic_write(
-        folder / CONFIG_NAME, lambda tmp: Path(tmp).write_text(text, encoding="utf-8")
-    )
-    return folder
 
+    def write(tmp: Path) -> dict[str, Any]:
+        state = {
+            name: tensor.detach().to("cpu").contiguous().clone()
+            for name, tensor in model.state_dict().items()
+        }
+        weights = tmp / WEIGHTS_NAME
+        save_file(state, str(weights), metadata={"format": "pt"})
+        if history is not None:
+            write_json(tmp / HISTORY_NAME, history)
+        return {
+            "library_version": __version__,
+            "model": model.get_config(),
+            # read by versions before the manifest, and by checked_file
+            "weights": {"file": WEIGHTS_NAME, "sha256": sha256_file(weights)},
+        }
 
-def _read_config(folder: Path) -> dict[str, Any]:
-    config = read_config(
+    return save_folder(
         folder,
-        CONFIG_NAME,
+        write,
+        format_name=FORMAT_NAME,
+        format_version=FORMAT_VERSION,
+        overwrite=overwrite,
+        config_name=CONFIG_NAME,
+        what="saved CLIPModel",
+    )
+
+
+def _read_config(folder: Path, *, verified: bool = False) -> dict[str, Any]:
+    """The checked configuration; every file's checksum verified unless ``verified``
+    (the folder lies in a saved decoder whose manifest was verified)."""
+    config = load_folder(
+        folder,
         format_name=FORMAT_NAME,
         supported=FORMAT_VERSION,
         what="saved CLIPModel",
+        config_name=CONFIG_NAME,
+        required=("model", "weights"),
+        verified=verified,
     )
-    path = folder / CONFIG_NAME
-    weights = config.get("weights")
-    if not isinstance(config.get("model"), dict) or not (
+    weights = config["weights"]
+    if not isinstance(config["model"], dict) or not (
         isinstance(weights, dict) and {"file", "sha256"} <= set(weights)
     ):
-        raise ValueError(f"{path} lacks the 'model' or 'weights' entries.")
+        raise ValueError(
+            f"{folder / CONFIG_NAME} has malformed 'model' or 'weights' entries."
+        )
     return config
 
 
@@ -143,7 +173,7 @@ def load_clip(folder: str | os.PathLike, device: Any = "cpu") -> Any:
 
     folder = Path(folder)
     config = _read_config(folder)
-    weights = checked_file(folder, config["weights"], CONFIG_NAME)
+    weights = folder / config["weights"]["file"]
     model = CLIPModel.from_config(config["model"])
     model.load_state_dict(load_file(str(weights), device="cpu"), strict=True)
     return model.to(resolve_device(device)).eval()

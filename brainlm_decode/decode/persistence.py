@@ -249,7 +249,7 @@ def load_decoder(cls: type, path: str | os.PathLike) -> Any:
             f"entries {missing}; the file is incomplete or was edited."
         )
     decoder = cls(**_restore_params(config["params"], path / "config.json"))
-    decoder.model_ = load_clip_lazy(path / "clip")  # torch loads on first use
+    decoder.model_ = load_clip_lazy(path / "clip", _verified=True)  # torch: on use
     decoder.image_space_ = ImageSpace.load(path / "image_space", _verified=True)
     decoder.ontology_ = CognitiveAtlas.load(path / "ontology.json")
     arrays = load_file(str(path / "arrays.safetensors"))
