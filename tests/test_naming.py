@@ -38,8 +38,12 @@ def _public_callables():
         if m.ispkg
     ]
     for package in packages:
-        for name in getattr(package, "__all__", []):
+        for name in dir(package):  # every reachable name, not only __all__
+            if name.startswith("_"):
+                continue
             value = getattr(package, name)
+            if getattr(value, "__module__", "").startswith("brainlm_decode") is False:
+                continue
             if inspect.isclass(value):
                 yield value.__name__, value.__init__
             elif inspect.isfunction(value):

@@ -158,10 +158,11 @@ def _public_estimator_classes() -> set[type]:
     found = set()
     for package in ("", "descriptors", "tokenizer", "lm", "text", "imaging", "decode"):
         module = getattr(brainlm_decode, package) if package else brainlm_decode
-        for name in getattr(module, "__all__", []):
+        for name in dir(module):  # every reachable name, not only __all__
             value = getattr(module, name, None)
             if (
                 inspect.isclass(value)
+                and value.__module__.startswith("brainlm_decode")
                 and issubclass(value, BaseEstimator)
                 and not inspect.isabstract(value)
                 and value.__name__ not in {"BaseBrainLMEstimator"}

@@ -38,6 +38,14 @@ _LAZY_NAMES: dict[str, str] = {
 
 _SUBMODULES = ("cli_train", "loss", "model", "serialization", "train")
 
-__all__ = [*_LAZY_NAMES]  # submodules stay importable, not star-exported
+# The stable public API. The other names above stay importable (lazily) from
+# this package and from their modules: building blocks, see docs/api.rst.
+__all__ = [
+    "CLIPModel",
+    "TrainingHistory",
+    "load_clip",
+    "save_clip",
+    "train_clip",
+]
 
 __getattr__, __dir__ = attach(__name__, _LAZY_NAMES, _SUBMODULES)

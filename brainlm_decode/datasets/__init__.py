@@ -35,61 +35,47 @@ make_fmri_cohort
     Resting-state ROI time series with a planted group connectivity effect.
 """
 
-from brainlm_decode.datasets._fetch import (
-    DATA_DIR_ENV_VAR,
-    FILE_REGISTRY,
-    ChecksumError,
-    DataUnavailableError,
-    fetch_file,
-    fetch_registered,
-    get_data_dir,
-)
-from brainlm_decode.datasets.abide import (
-    ABIDE_PCP_ATLASES,
-    load_abide_pcp,
-    load_abide_pitt,
-    read_abide_phenotypes,
-)
-from brainlm_decode.datasets.atlases import (
-    fetch_atlas_difumo,
-    fetch_atlas_schaefer_tian,
-    parse_network_names,
-    read_label_lut,
-)
-from brainlm_decode.datasets.cognitive_atlas import (
-    COGNITIVE_ATLAS_FILES,
-    fetch_cognitive_atlas_snapshot,
-)
-from brainlm_decode.datasets.networks import (
-    SUBCORTEX_NETWORK,
-    YEO7_NETWORKS,
-    available_network_tables,
-    load_network_labels,
-)
-from brainlm_decode.datasets.synthetic import make_fmri_cohort, make_studies_collection
+from brainlm_decode._lazy import attach
 
+_LAZY = {
+    "DATA_DIR_ENV_VAR": "brainlm_decode.datasets._fetch",
+    "FILE_REGISTRY": "brainlm_decode.datasets._fetch",
+    "ChecksumError": "brainlm_decode.datasets._fetch",
+    "DataUnavailableError": "brainlm_decode.datasets._fetch",
+    "fetch_file": "brainlm_decode.datasets._fetch",
+    "fetch_registered": "brainlm_decode.datasets._fetch",
+    "get_data_dir": "brainlm_decode.datasets._fetch",
+    "ABIDE_PCP_ATLASES": "brainlm_decode.datasets.abide",
+    "load_abide_pcp": "brainlm_decode.datasets.abide",
+    "load_abide_pitt": "brainlm_decode.datasets.abide",
+    "read_abide_phenotypes": "brainlm_decode.datasets.abide",
+    "fetch_atlas_difumo": "brainlm_decode.datasets.atlases",
+    "fetch_atlas_schaefer_tian": "brainlm_decode.datasets.atlases",
+    "parse_network_names": "brainlm_decode.datasets.atlases",
+    "read_label_lut": "brainlm_decode.datasets.atlases",
+    "COGNITIVE_ATLAS_FILES": "brainlm_decode.datasets.cognitive_atlas",
+    "fetch_cognitive_atlas_snapshot": "brainlm_decode.datasets.cognitive_atlas",
+    "SUBCORTEX_NETWORK": "brainlm_decode.datasets.networks",
+    "YEO7_NETWORKS": "brainlm_decode.datasets.networks",
+    "available_network_tables": "brainlm_decode.datasets.networks",
+    "load_network_labels": "brainlm_decode.datasets.networks",
+    "make_fmri_cohort": "brainlm_decode.datasets.synthetic",
+    "make_studies_collection": "brainlm_decode.datasets.synthetic",
+}
+
+# The stable public API. The other names above stay importable (lazily) from
+# this package and from their modules: building blocks, see docs/api.rst.
 __all__ = [
-    "ABIDE_PCP_ATLASES",
-    "COGNITIVE_ATLAS_FILES",
-    "DATA_DIR_ENV_VAR",
-    "FILE_REGISTRY",
-    "SUBCORTEX_NETWORK",
-    "YEO7_NETWORKS",
-    "ChecksumError",
     "DataUnavailableError",
     "available_network_tables",
     "fetch_atlas_difumo",
     "fetch_atlas_schaefer_tian",
-    "fetch_cognitive_atlas_snapshot",
-    "fetch_file",
-    "fetch_registered",
     "get_data_dir",
     "load_abide_pcp",
     "load_abide_pitt",
     "load_network_labels",
     "make_fmri_cohort",
     "make_studies_collection",
-    "parse_network_names",
-    "read_abide_phenotypes",
-    "read_label_lut",
 ]
+
+__getattr__, __dir__ = attach(__name__, _LAZY)

@@ -35,6 +35,16 @@ _LAZY = {
     "render_subject_text": "templates",
 }
 
-__all__ = sorted(_LAZY)
+# The stable public API. The other names above stay importable (lazily) from
+# this package and from their modules: building blocks, see docs/api.rst.
+__all__ = [
+    "Descriptor",
+    "FMRIDescriptorTransformer",
+    "FunctionalConnectivity",
+    "FunctionalGradients",
+    "GraphMetrics",
+    "ICADescriptors",
+    "NormativeModel",
+]
 
 __getattr__, __dir__ = attach(__name__, _LAZY)

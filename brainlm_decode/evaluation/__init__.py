@@ -37,6 +37,16 @@ _LAZY = {
     "descriptor_baseline": "baselines",
 }
 
-__all__ = sorted(_LAZY)
+# The stable public API. The other names above stay importable (lazily) from
+# this package and from their modules: building blocks, see docs/api.rst.
+__all__ = [
+    "ComparisonResult",
+    "FewShotSiteSplit",
+    "compare_estimators",
+    "correlation_baseline",
+    "descriptor_baseline",
+    "make_splits",
+    "tangent_baseline",
+]
 
 __getattr__, __dir__ = attach(__name__, _LAZY)

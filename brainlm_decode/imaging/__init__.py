@@ -41,6 +41,17 @@ _LAZY_NAMES: dict[str, str] = {
     "GridResampler": "resampling",
 }
 
-__all__ = sorted(_LAZY_NAMES)
+# The stable public API. The other names above stay importable (lazily) from
+# this package and from their modules: building blocks, see docs/api.rst.
+__all__ = [
+    "AtlasSpace",
+    "AtlasWarning",
+    "CoordinateWarning",
+    "DiFuMoSpace",
+    "ImageSpace",
+    "MNIParcelSpace",
+    "mkda_map",
+    "prepare_map",
+]
 
 __getattr__, __dir__ = attach(__name__, _LAZY_NAMES)

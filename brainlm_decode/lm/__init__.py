@@ -60,6 +60,17 @@ _LAZY = {
     "load_adapter": "serialization",
 }
 
-__all__ = sorted(_LAZY)
+# The stable public API. The other names above stay importable (lazily) from
+# this package and from their modules: building blocks, see docs/api.rst.
+__all__ = [
+    "FMRILMClassifier",
+    "FMRILMFeatures",
+    "FMRILMRegressor",
+    "GemmaBackbone",
+    "HFBackbone",
+    "SeedEnsembleClassifier",
+    "load_adapter",
+    "save_adapter",
+]
 
 __getattr__, __dir__ = attach(__name__, _LAZY)

@@ -22,42 +22,34 @@ Examples
 >>> small = atlas.reduced(["n-back task", "stop-signal task"])  # doctest: +SKIP
 """
 
-from brainlm_decode.ontology._atlas import CognitiveAtlas
-from brainlm_decode.ontology._loaders import (
-    API_URL,
-    DATA_ENV_VAR,
-    DUMP_FILES,
-    EXPORT_URL,
-    CognitiveAtlasDownloadError,
-    cognitive_atlas_from_records,
-    fetch_cognitive_atlas,
-    get_data_dir,
-    load_cognitive_atlas_dump,
-    load_cognitive_atlas_tables,
-)
-from brainlm_decode.ontology._snapshot import (
-    cognitive_atlas_snapshot_info,
-    load_cognitive_atlas_snapshot,
-    resolve_ontology,
-)
-from brainlm_decode.ontology._tables import COGNITIVE_ATLAS_DOMAINS
-from brainlm_decode.ontology._utils import CognitiveAtlasWarning
+from brainlm_decode._lazy import attach
 
+_LAZY = {
+    "CognitiveAtlas": "brainlm_decode.ontology._atlas",
+    "API_URL": "brainlm_decode.ontology._loaders",
+    "DATA_ENV_VAR": "brainlm_decode.ontology._loaders",
+    "DUMP_FILES": "brainlm_decode.ontology._loaders",
+    "EXPORT_URL": "brainlm_decode.ontology._loaders",
+    "CognitiveAtlasDownloadError": "brainlm_decode.ontology._loaders",
+    "cognitive_atlas_from_records": "brainlm_decode.ontology._loaders",
+    "fetch_cognitive_atlas": "brainlm_decode.ontology._loaders",
+    "get_data_dir": "brainlm_decode.ontology._loaders",
+    "load_cognitive_atlas_dump": "brainlm_decode.ontology._loaders",
+    "load_cognitive_atlas_tables": "brainlm_decode.ontology._loaders",
+    "cognitive_atlas_snapshot_info": "brainlm_decode.ontology._snapshot",
+    "load_cognitive_atlas_snapshot": "brainlm_decode.ontology._snapshot",
+    "resolve_ontology": "brainlm_decode.ontology._snapshot",
+    "COGNITIVE_ATLAS_DOMAINS": "brainlm_decode.ontology._tables",
+    "CognitiveAtlasWarning": "brainlm_decode.ontology._utils",
+}
+
+# The stable public API. The other names above stay importable (lazily) from
+# this package and from their modules: building blocks, see docs/api.rst.
 __all__ = [
-    "API_URL",
-    "COGNITIVE_ATLAS_DOMAINS",
-    "DATA_ENV_VAR",
-    "DUMP_FILES",
-    "EXPORT_URL",
     "CognitiveAtlas",
-    "CognitiveAtlasDownloadError",
-    "CognitiveAtlasWarning",
-    "cognitive_atlas_from_records",
-    "cognitive_atlas_snapshot_info",
     "fetch_cognitive_atlas",
-    "get_data_dir",
     "load_cognitive_atlas_dump",
     "load_cognitive_atlas_snapshot",
-    "load_cognitive_atlas_tables",
-    "resolve_ontology",
 ]
+
+__getattr__, __dir__ = attach(__name__, _LAZY)

@@ -38,6 +38,14 @@ _LAZY_NAMES: dict[str, str] = {
     "special_tokens_template": "brainlm_decode.text.chunking",
 }
 
-__all__ = sorted(_LAZY_NAMES)
+# The stable public API. The other names above stay importable (lazily) from
+# this package and from their modules: building blocks, see docs/api.rst.
+__all__ = [
+    "EmbeddingCache",
+    "GemmaEncoder",
+    "HFEncoder",
+    "MiniLMEncoder",
+    "TextEncoder",
+]
 
 __getattr__, __dir__ = attach(__name__, _LAZY_NAMES)

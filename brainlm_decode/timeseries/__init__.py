@@ -32,6 +32,12 @@ _LAZY = {
     "warn_stretch": "tr",
 }
 
-__all__ = sorted(_LAZY)
+# The stable public API. The other names above stay importable (lazily) from
+# this package and from their modules: building blocks, see docs/api.rst.
+__all__ = [
+    "ROITimeSeriesPreprocessor",
+    "check_timeseries",
+    "resample_timeseries",
+]
 
 __getattr__, __dir__ = attach(__name__, _LAZY)

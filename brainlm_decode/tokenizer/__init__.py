@@ -47,6 +47,14 @@ _LAZY = {
     "load_tokenizer": "serialization",
 }
 
-__all__ = sorted(_LAZY)
+# The stable public API. The other names above stay importable (lazily) from
+# this package and from their modules: building blocks, see docs/api.rst.
+__all__ = [
+    "FMRITokenizer",
+    "FiniteScalarQuantizer",
+    "Quantizer",
+    "VectorQuantizer",
+    "available_pretrained_tokenizers",
+]
 
 __getattr__, __dir__ = attach(__name__, _LAZY)

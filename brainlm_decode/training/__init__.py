@@ -38,6 +38,8 @@ _LAZY_NAMES: dict[str, str] = {
 
 _SUBMODULES = ("batches", "checkpoint", "distributed", "optim", "runtime")
 
-__all__ = [*_LAZY_NAMES]  # submodules stay importable, not star-exported
+# A runtime for the package's own training loops (clip, tokenizer, lm): its
+# names are importable, documented in docs/api.rst, and not star-exported.
+__all__: list[str] = []
 
 __getattr__, __dir__ = attach(__name__, _LAZY_NAMES, _SUBMODULES)
