@@ -41,9 +41,7 @@ def test_overwrite_is_explicit_and_never_touches_foreign_folders(
     model: CLIPModel, tmp_path
 ) -> None:
     save_clip(model, tmp_path / "m", history={"n_epochs": 3})
-    assert json.loads((tmp_path / "m" / "history.json").read_text()) == {
-        "n_epochs": 3
-    }
+    assert json.loads((tmp_path / "m" / "history.json").read_text()) == {"n_epochs": 3}
     with torch.no_grad():
         model.logit_scale.fill_(1.0)
     with pytest.raises(FileExistsError, match="overwrite=True"):
