@@ -12,12 +12,15 @@ volumetric analogue of the spin test of Alexander-Bloch et al. 2018; a plain
 rigid rotation would push parts of the map out of the brain and bias the null
 towards smaller maps).
 
-Every null map is decoded with the same model; the p-value of a term is the
-fraction of null maps scoring at least as high, ``(1 + #{null >= observed}) /
-(1 + n_null)`` (Phipson & Smyth 2010), and q-values control the false discovery
-rate over the terms of each level (Benjamini-Hochberg). With ``n_null`` null
-maps the smallest p-value is ``1 / (n_null + 1)``, so passing BH over 853 tasks
-needs several thousand null maps.
+Every null map is decoded with the same model; the empirical p-value of a term
+is the fraction of null maps scoring at least as high, ``(1 + #{null >=
+observed}) / (1 + n_null)`` (Phipson & Smyth 2010), and q-values control the
+false discovery rate over the terms of each level (Benjamini-Hochberg). With
+``n_null`` null maps that p-value is at least ``1 / (n_null + 1)``, so passing BH
+over 853 tasks would need several thousand null maps; by default
+(``null_pvalues="tail"``) the p-values of terms with fewer than 10 null scores at
+or above the observed one come from a generalized Pareto fit to the tail of the
+null (:mod:`brainlm_decode.decode.tail`) and can go below that floor.
 """
 
 from __future__ import annotations

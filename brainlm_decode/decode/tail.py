@@ -20,17 +20,28 @@ distribution (GPD) fitted to the upper tail of each term's null distribution
   p-value is ``n_tail / (n_null + 1) * (1 - F(observed - u))``;
 - when no tail size is accepted the empirical p-value is kept.
 
-The GPD is fitted by the method of moments of Hosking & Wallis (1987), as in
-PALM (closed form, so that every term and tail size is fitted at once): with
-``m`` and ``s2`` the mean and variance of the excesses, shape
-``xi = (1 - m**2 / s2) / 2`` and scale ``sigma = m * (1 - xi)`` (scipy's
-``genpareto(c=xi, scale=sigma)``). The shape is clamped to ``xi >= -1/2`` (the
-scale then keeps the mean, ``sigma = 1.5 m``): below ``-1/2`` the GPD is an
-irregular model (maximum likelihood is not asymptotically normal there, Smith
-1985) and the moment estimates of a short bounded tail put the fitted end
-point ``-sigma / xi`` inside the data. A fit whose support ends below a tail value
-(the observed one included) gets an infinite Anderson-Darling statistic and is
-rejected, so an accepted fit never gives ``p = 0``.
+The GPD is fitted with the estimator of Zhang & Stephens (2009), the one of
+Pareto-smoothed importance sampling: a likelihood-weighted average over a grid
+of ``theta = -xi / sigma`` below ``1 / max(excess)``, closed form, so that every
+term is fitted at once (numpy, no optimiser), and the fitted support always
+covers the data: with the observed score in the tail, ``p > 0``. On exponential
+and normal nulls of 1,000 values its shape is within 0.02 and its scale within
+2 % of maximum likelihood (``scipy.stats.genpareto.fit``, 13 ms a fit; here all
+853 tasks with all tail sizes take 0.25 s). PALM uses the method of moments of
+Hosking & Wallis (1987): on a normal null with an extreme observed score its
+fitted end point often falls below the observed score (p = 0 in more than 10 %
+of draws at a tail of 250), so it is not used. The shape is clamped to
+``xi >= -1/2``, keeping the fitted end point ``1 / theta`` (scale
+``sigma = 1 / (2 theta)``): below ``-1/2`` the GPD is an irregular model (maximum
+likelihood is not asymptotically normal there, Smith 1985). The Anderson-Darling
+table was derived for maximum-likelihood fits; it is used as an approximation.
+
+Because the observed score joins the null, the tail p-value is conservative
+for a very extreme score (the fitted tail gets heavier): on an Exp(1) null of
+1,000 values, the median tail p is 1.4, 3.7, 14 and 78 times the true p of
+1e-3, 1e-4, 1e-5 and 1e-6 (never below half the truth in 50 draws), and it
+varies monotonically with the observed score while the selected tail size
+stays the same (a switch of tail size can step it up slightly).
 
 References
 ----------
@@ -42,6 +53,9 @@ permutation inference in brain imaging. NeuroImage 141:502-516.
 
 Choulakian V, Stephens MA (2001). Goodness-of-fit tests for the generalized
 Pareto distribution. Technometrics 43(4):478-484.
+
+Zhang J, Stephens MA (2009). A new and efficient estimation method for the
+generalized Pareto distribution. Technometrics 51(3):316-325.
 
 Smith RL (1985). Maximum likelihood estimation in a class of nonregular
 cases. Biometrika 72(1):67-90.
