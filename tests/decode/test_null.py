@@ -62,6 +62,24 @@ def test_spun_maps_fill_the_mask_and_keep_values():
         assert null.min() >= 0 and null.max() <= 2
 
 
+def test_fast_offsets_match_the_plain_arithmetic():
+    from scipy.spatial.transform import Rotation
+
+    mask_img = load_mni152_brain_mask()
+    brain = _RadialBrain(mask_img)
+    rotation = Rotation.random(random_state=3).as_matrix()
+    # the spin written out plainly (float32 like the fast path, as before)
+    source = brain.direction @ rotation.astype(np.float32)
+    radius = brain.relative * brain.cell_bound[brain._cells(source)]
+    world = source * radius[:, None]
+    linear = brain.inverse[:3, :3].astype(np.float32)
+    shift = brain.inverse[:3, :3] @ brain.centre + brain.inverse[:3, 3]
+    index = np.rint(world @ linear.T + shift.astype(np.float32)).astype(np.int64)
+    inside = np.all((index >= 0) & (index < brain.shape), axis=1)
+    expected = np.where(inside, index @ brain.strides, -1)
+    assert np.mean(brain.source_offsets(rotation) == expected) > 0.9999
+
+
 @pytest.fixture(scope="module")
 def pretrained():
     from brainlm_decode import CLIPDecoder
