@@ -194,6 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="null maps (spun copies) for p and FDR q columns (default: none)",
     )
     decode.add_argument(
+        "--null-pvalues",
+        choices=("tail", "empirical"),
+        default="tail",
+        help="p-values below 10/n-null from a generalized Pareto tail fit (tail, "
+        "the default) or counted only (empirical, at least 1/(n-null+1))",
+    )
+    decode.add_argument(
         "--plot", type=output_file, default=None, help="write a figure here"
     )
     decode.add_argument("--json", action="store_true", help="print JSON")
@@ -288,7 +295,11 @@ def _as_json(results: dict[str, Any], levels: Sequence[str], top: int) -> str:
 
 def _decode(decoder: Any, img: Any, args: argparse.Namespace, label: str) -> int:
     levels = ("task", "concept", "domain") if args.level == "all" else (args.level,)
-    results = decoder.decode(img, n_null=getattr(args, "n_null", 0))
+    results = decoder.decode(
+        img,
+        n_null=getattr(args, "n_null", 0),
+        null_pvalues=getattr(args, "null_pvalues", "tail"),
+    )
     if getattr(args, "json", False):
         print(_as_json(results, levels, args.top))
     else:

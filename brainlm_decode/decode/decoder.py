@@ -543,7 +543,12 @@ class CLIPDecoder(BaseBrainLMEstimator):
         }
 
     def decode(
-        self, imgs: Any, *, map_name: str | None = None, n_null: int = 0
+        self,
+        imgs: Any,
+        *,
+        map_name: str | None = None,
+        n_null: int = 0,
+        null_pvalues: str = "tail",
     ) -> dict[str, Any]:
         """Decode maps at the three levels at once.
 
@@ -561,6 +566,11 @@ class CLIPDecoder(BaseBrainLMEstimator):
             copies of each map, seeded by ``random_state``) and ``q``
             (Benjamini-Hochberg over the terms of the level); see
             :func:`~brainlm_decode.decode.null.null_test`.
+        null_pvalues : {"tail", "empirical"}, default="tail"
+            ``"tail"``: p-values below ``10 / n_null`` from a generalized Pareto
+            fit to the null's upper tail (they can go below ``1 / (n_null +
+            1)``); ``"empirical"``: the fraction of null maps scoring at least
+            as high (:func:`~brainlm_decode.decode.tail.tail_pvalues`).
 
         Returns
         -------
@@ -570,11 +580,15 @@ class CLIPDecoder(BaseBrainLMEstimator):
             ``(analysis_id, term)`` for a collection. ``DataFrame.attrs`` holds
             the provenance of NiMARE inputs (estimator, corrector, map name).
         """
+        from brainlm_decode.decode.null import check_null_pvalues
         from brainlm_decode.imaging.inputs import resolve_maps
 
+        check_null_pvalues(null_pvalues)
         nimare_maps = resolve_maps(imgs, map_name=map_name)
         if nimare_maps is not None:
-            return nimare_maps.finish(self.decode(nimare_maps.imgs, n_null=n_null))
+            return nimare_maps.finish(
+                self.decode(nimare_maps.imgs, n_null=n_null, null_pvalues=null_pvalues)
+            )
         scores = self.decode_embeddings(self._image_embeddings(imgs))
         n_maps = scores["posterior"].shape[0]
         tables = {
@@ -586,7 +600,12 @@ class CLIPDecoder(BaseBrainLMEstimator):
 
             items = list(imgs) if isinstance(imgs, (list, tuple)) else [imgs]
             add_null_columns(
-                self, items, tables, n_null, random_state=self.random_state
+                self,
+                items,
+                tables,
+                n_null,
+                random_state=self.random_state,
+                null_pvalues=null_pvalues,
             )
         if not isinstance(imgs, (list, tuple)):
             return {level: tables[level][0] for level in LEVELS}
@@ -599,6 +618,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         *,
         map_name: str | None = None,
         n_null: int = 0,
+        null_pvalues: str = "tail",
     ) -> Any:
         """Decode brain maps into one level of the ontology.
 
@@ -613,6 +633,8 @@ class CLIPDecoder(BaseBrainLMEstimator):
             Map of a ``MetaResult`` or image type of a collection to decode.
         n_null : int, default=0
             Null maps per map for the ``p`` and ``q`` columns (see :meth:`decode`).
+        null_pvalues : {"tail", "empirical"}, default="tail"
+            How the ``p`` column is computed (see :meth:`decode`).
 
         Returns
         -------
@@ -628,7 +650,9 @@ class CLIPDecoder(BaseBrainLMEstimator):
                 f"The 'level' argument of CLIPDecoder.transform must be one of "
                 f"{list(LEVELS)}. Got {level!r} instead."
             )
-        return self.decode(imgs, map_name=map_name, n_null=n_null)[level]
+        return self.decode(
+            imgs, map_name=map_name, n_null=n_null, null_pvalues=null_pvalues
+        )[level]
 
     def _table(self, scores: dict[str, np.ndarray], i: int, level: str) -> pd.DataFrame:
         return result_table(self.ontology_, self.prior_, scores, i, level)

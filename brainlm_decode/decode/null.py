@@ -12,12 +12,15 @@ volumetric analogue of the spin test of Alexander-Bloch et al. 2018; a plain
 rigid rotation would push parts of the map out of the brain and bias the null
 towards smaller maps).
 
-Every null map is decoded with the same model; the p-value of a term is the
-fraction of null maps scoring at least as high, ``(1 + #{null >= observed}) /
-(1 + n_null)`` (Phipson & Smyth 2010), and q-values control the false discovery
-rate over the terms of each level (Benjamini-Hochberg). With ``n_null`` null
-maps the smallest p-value is ``1 / (n_null + 1)``, so passing BH over 853 tasks
-needs several thousand null maps.
+Every null map is decoded with the same model; the empirical p-value of a term
+is the fraction of null maps scoring at least as high, ``(1 + #{null >=
+observed}) / (1 + n_null)`` (Phipson & Smyth 2010), and q-values control the
+false discovery rate over the terms of each level (Benjamini-Hochberg). With
+``n_null`` null maps that p-value is at least ``1 / (n_null + 1)``, so passing BH
+over 853 tasks would need several thousand null maps; by default
+(``null_pvalues="tail"``) the p-values of terms with fewer than 10 null scores at
+or above the observed one come from a generalized Pareto fit to the tail of the
+null (:mod:`brainlm_decode.decode.tail`) and can go below that floor.
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ from sklearn.utils import check_random_state
 __all__ = [
     "add_null_columns",
     "bh_fdr",
+    "check_null_pvalues",
     "displaced_maps",
     "empirical_pvalues",
+    "exceedances",
     "null_test",
 ]
 
@@ -89,9 +94,12 @@ def empirical_pvalues(observed: Any, null: Any) -> np.ndarray:
             f"The 'null' argument must have shape (n_null, {obs.shape[-1]}). Got "
             f"{nul.shape} instead."
         )
-    # relative tolerance: a null equal to the observed score counts as >=
-    exceed = (nul >= obs - 1e-12 * np.abs(obs)).sum(axis=0)
-    return (1.0 + exceed) / (1.0 + nul.shape[0])
+    return (1.0 + exceedances(obs, nul)) / (1.0 + nul.shape[0])
+
+
+def exceedances(observed: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """Null scores ``>= observed`` per term (a relative tolerance of 1e-12 for ties)."""
+    return (null >= observed - 1e-12 * np.abs(observed)).sum(axis=0)
 
 
 _CELLS = 96  # direction cells per axis of the boundary look-up cube
@@ -140,6 +148,20 @@ class _RadialBrain:
         own = self.cell_bound[self._cells(self.direction)]
         self.relative = (radius / own).astype(np.float32)
         self.strides = np.array([self.shape[1] * self.shape[2], self.shape[2], 1])
+        # fast path (padded_offsets): directions as rows, a grid padded by one
+        # voxel so that out-of-grid reads clip onto a zero border
+        self._direction_rows = np.ascontiguousarray(self.direction.T)
+        self._linear = self.inverse[:3, :3]
+        self._shift = (self.inverse[:3, :3] @ self.centre + self.inverse[:3, 3])[
+            :, None
+        ]
+        padded = self.shape + 2
+        self.padded_shape = tuple(int(n) for n in padded)
+        exact = np.float32 if np.prod(padded) < 2**24 else np.float64
+        self._padded_strides = np.array(
+            [[padded[1] * padded[2], padded[2], 1]], dtype=exact
+        )
+        self._upper = padded[:, None].astype(np.float32) - 1.0
 
     def _bins(self, direction: np.ndarray) -> np.ndarray:
         polar = np.arccos(np.clip(direction[:, 2], -1.0, 1.0))
@@ -159,17 +181,34 @@ class _RadialBrain:
         np.clip(cell, 0, _CELLS - 1, out=cell)
         return (cell[:, 0] * _CELLS + cell[:, 1]) * _CELLS + cell[:, 2]
 
+    def padded_offsets(self, rotation: np.ndarray) -> np.ndarray:
+        """Flat offsets into the one-voxel-padded grid each mask voxel reads from.
+
+        Same arithmetic as :meth:`source_offsets`, in rows of float32 (one BLAS
+        product gives the source directions and their grid coordinates), with
+        reads outside the grid clipped onto the zero border of the padded grid.
+        """
+        rotation = np.asarray(rotation, dtype=np.float64)
+        both = np.vstack([rotation.T, self._linear @ rotation.T]).astype(np.float32)
+        rows = both @ self._direction_rows  # (6, n): source direction, grid direction
+        cell = rows[:3] + 1.0
+        cell *= _CELLS / 2.0
+        np.floor(cell, out=cell)
+        np.clip(cell, 0, _CELLS - 1, out=cell)
+        flat_cell = (cell[0] * _CELLS + cell[1]) * _CELLS + cell[2]  # exact in float32
+        radius = self.cell_bound[flat_cell.astype(np.intp)]
+        radius *= self.relative
+        index = rows[3:] * radius
+        index += self._shift.astype(np.float32)
+        np.rint(index, out=index)
+        index += 1.0  # the padding
+        np.clip(index, 0.0, self._upper, out=index)
+        return (self._padded_strides @ index).astype(np.intp).ravel()
+
     def source_offsets(self, rotation: np.ndarray) -> np.ndarray:
         """Flat grid offsets each mask voxel reads from under ``rotation`` (-1: none)."""
-        # target direction u takes the value at direction R^T u, same relative radius
-        source_dir = self.direction @ rotation.astype(np.float32)
-        radius = self.relative * self.cell_bound[self._cells(source_dir)]
-        source = source_dir * radius[:, None]
-        linear = self.inverse[:3, :3].astype(np.float32)
-        shift = (self.inverse[:3, :3] @ self.centre + self.inverse[:3, 3]).astype(
-            np.float32
-        )
-        index = np.rint(source @ linear.T + shift).astype(np.int64)
+        padded = np.unravel_index(self.padded_offsets(rotation), self.padded_shape)
+        index = np.stack(padded, axis=1) - 1
         inside = np.all((index >= 0) & (index < self.shape), axis=1)
         return np.where(inside, index @ self.strides, -1)
 
@@ -204,15 +243,44 @@ def displaced_maps(
     ndarray of shape (n_mask_voxels,)
         One null map's values at the mask voxels (C order of the mask).
     """
+    for batch in _null_batches(data, mask_img, n_null, random_state, 1):
+        yield batch[0].copy()
+
+
+def _null_batches(
+    data: np.ndarray, mask_img: Any, n_null: int, random_state: Any, batch_size: int
+) -> Any:
+    """Spun maps of :func:`displaced_maps` in batches (one reused buffer)."""
     from scipy.spatial.transform import Rotation
 
     rng = check_random_state(random_state)
     brain = _RadialBrain(mask_img)
     mask = np.asanyarray(mask_img.dataobj) > 0
-    flat = np.append(np.where(mask, data, 0.0).reshape(-1), 0.0)  # [-1] reads 0
-    for _ in range(int(n_null)):
-        rotation = Rotation.random(random_state=rng).as_matrix()
-        yield flat[brain.source_offsets(rotation)]
+    padded = np.zeros(brain.padded_shape)
+    padded[1:-1, 1:-1, 1:-1] = np.where(mask, data, 0.0)
+    flat = padded.reshape(-1)
+    buffer = np.empty((min(int(batch_size), int(n_null)), brain.relative.size))
+    done = 0
+    while done < int(n_null):
+        size = min(len(buffer), int(n_null) - done)
+        for row in buffer[:size]:
+            rotation = Rotation.random(random_state=rng).as_matrix()
+            np.take(flat, brain.padded_offsets(rotation), out=row)
+        done += size
+        yield buffer[:size]
+
+
+NULL_PVALUES = ("tail", "empirical")
+
+
+def check_null_pvalues(null_pvalues: Any) -> str:
+    """Validate the ``null_pvalues`` argument (``"tail"`` or ``"empirical"``)."""
+    if not isinstance(null_pvalues, str) or null_pvalues not in NULL_PVALUES:
+        raise ValueError(
+            f"The 'null_pvalues' argument must be one of {list(NULL_PVALUES)}. "
+            f"Got {null_pvalues!r} instead."
+        )
+    return null_pvalues
 
 
 def null_test(
@@ -222,7 +290,9 @@ def null_test(
     *,
     random_state: Any = None,
     batch_size: int = 64,
-) -> dict[str, dict[str, np.ndarray]]:
+    null_pvalues: str = "tail",
+    return_null: bool = False,
+) -> Any:
     """p- and q-values of every term of one map against displaced-map nulls.
 
     Parameters
@@ -237,16 +307,30 @@ def null_test(
         Seed of the null maps.
     batch_size : int, default=64
         Null maps decoded at once.
+    null_pvalues : {"tail", "empirical"}, default="tail"
+        ``"empirical"``: ``(1 + #{null >= observed}) / (1 + n_null)``, at least
+        ``1 / (n_null + 1)``. ``"tail"``: the same for terms with at least 10
+        null scores at or above the observed one, and a generalized Pareto
+        approximation of the tail below that (:func:`~brainlm_decode.decode.tail.
+        tail_pvalues`), which can go below ``1 / (n_null + 1)``.
+    return_null : bool, default=False
+        Also return the null scores.
 
     Returns
     -------
-    dict
+    result : dict
         For ``"task"``, ``"concept"`` and ``"domain"``: ``{"p": ..., "q": ...}``
         arrays in the ontology's order (``ontology_.task_ids`` and so on).
+    null : dict
+        Only with ``return_null=True``: for each level, the null scores, an
+        array of shape (n_null, n_terms) (task posteriors, concept and domain
+        probabilities), and ``"observed"``: the input map's scores by level.
     """
     from brainlm_decode.decode._inputs import on_grid as _on_grid
+    from brainlm_decode.decode.tail import tail_pvalues
     from brainlm_decode.imaging import prepare_map
 
+    check_null_pvalues(null_pvalues)
     if int(n_null) < 1:
         raise ValueError(f"The 'n_null' argument must be >= 1. Got {n_null!r}.")
     space = decoder.image_space_
@@ -259,30 +343,25 @@ def null_test(
     )
     data = np.asarray(prepared.dataobj, dtype=np.float64)
     keys = {"task": "posterior", "concept": "concept", "domain": "domain"}
-    observed = decoder.decode_embeddings(space.transform_imgs(prepared))
-    exceed = {level: np.zeros(observed[key].shape[1]) for level, key in keys.items()}
-    batch: list[np.ndarray] = []
-
-    def flush() -> None:
-        embeddings = space.projector_.project(np.vstack(batch)).astype(np.float32)
+    scores = decoder.decode_embeddings(space.transform_imgs(prepared))
+    observed = {level: scores[key][0] for level, key in keys.items()}
+    null = {level: np.empty((int(n_null), observed[level].size)) for level in keys}
+    done = 0
+    for batch in _null_batches(data, space.mask_img_, n_null, random_state, batch_size):
+        embeddings = space.projector_.project(batch).astype(np.float32)
         scores = decoder.decode_embeddings(embeddings)
         for level, key in keys.items():
-            obs = observed[key][0]
-            exceed[level] += (scores[key] >= obs - 1e-12 * np.abs(obs)).sum(axis=0)
-        batch.clear()
-
-    for values in displaced_maps(
-        data, space.mask_img_, n_null, random_state=random_state
-    ):
-        batch.append(values)
-        if len(batch) == batch_size:
-            flush()
-    if batch:
-        flush()
+            null[level][done : done + len(batch)] = scores[key]
+        done += len(batch)
     out = {}
     for level in keys:
-        p = (1.0 + exceed[level]) / (1.0 + int(n_null))
+        if null_pvalues == "tail":
+            p = tail_pvalues(observed[level], null[level])
+        else:
+            p = empirical_pvalues(observed[level], null[level])
         out[level] = {"p": p, "q": bh_fdr(p)}
+    if return_null:
+        return out, {**null, "observed": observed}
     return out
 
 
@@ -293,6 +372,7 @@ def add_null_columns(
     n_null: int,
     *,
     random_state: Any = None,
+    null_pvalues: str = "tail",
 ) -> None:
     """Add columns ``p`` and ``q`` (:func:`null_test`) to decoded tables, in place.
 
@@ -309,6 +389,8 @@ def add_null_columns(
         Null maps per input map.
     random_state : int, RandomState or None, default=None
         Seed of the null maps.
+    null_pvalues : {"tail", "empirical"}, default="tail"
+        How p-values are computed (see :func:`null_test`).
     """
     import pandas as pd
 
@@ -320,7 +402,9 @@ def add_null_columns(
     }
     rng = check_random_state(random_state)
     for i, img in enumerate(imgs):
-        result = null_test(decoder, img, n_null, random_state=rng)
+        result = null_test(
+            decoder, img, n_null, random_state=rng, null_pvalues=null_pvalues
+        )
         for level, values in result.items():
             table = tables[level][i]
             for column in ("p", "q"):

@@ -62,6 +62,24 @@ def test_spun_maps_fill_the_mask_and_keep_values():
         assert null.min() >= 0 and null.max() <= 2
 
 
+def test_fast_offsets_match_the_plain_arithmetic():
+    from scipy.spatial.transform import Rotation
+
+    mask_img = load_mni152_brain_mask()
+    brain = _RadialBrain(mask_img)
+    rotation = Rotation.random(random_state=3).as_matrix()
+    # the spin written out plainly (float32 like the fast path, as before)
+    source = brain.direction @ rotation.astype(np.float32)
+    radius = brain.relative * brain.cell_bound[brain._cells(source)]
+    world = source * radius[:, None]
+    linear = brain.inverse[:3, :3].astype(np.float32)
+    shift = brain.inverse[:3, :3] @ brain.centre + brain.inverse[:3, 3]
+    index = np.rint(world @ linear.T + shift.astype(np.float32)).astype(np.int64)
+    inside = np.all((index >= 0) & (index < brain.shape), axis=1)
+    expected = np.where(inside, index @ brain.strides, -1)
+    assert np.mean(brain.source_offsets(rotation) == expected) > 0.9999
+
+
 @pytest.fixture(scope="module")
 def pretrained():
     from brainlm_decode import CLIPDecoder
@@ -77,12 +95,47 @@ def test_noise_map_has_no_significant_term(pretrained):
     noise = nib.Nifti1Image(
         rng.standard_normal(mask_img.shape).astype(np.float32), mask_img.affine
     )
-    result = pretrained.decode(noise, n_null=100)
+    tail = pretrained.decode(noise, n_null=100)
+    empirical = pretrained.decode(noise, n_null=100, null_pvalues="empirical")
     for level in ("task", "concept", "domain"):
-        table = result[level]
-        assert {"p", "q"} <= set(table.columns)
-        assert table["p"].between(1 / 101, 1).all()
-        assert (table["q"] >= 0.05).all(), level
+        assert {"p", "q"} <= set(tail[level].columns)
+        assert empirical[level]["p"].between(1 / 101, 1).all()
+        p = tail[level]["p"]
+        assert ((p > 0) & (p <= 1)).all()
+        # same seed, same nulls: the tail changes only the rarest terms
+        same = empirical[level]["p"] > 10.5 / 101  # >= 10 exceedances
+        np.testing.assert_allclose(p[same], empirical[level]["p"][same])
+        for result in (tail, empirical):
+            assert (result[level]["q"] >= 0.05).all(), level
+
+
+def test_bad_null_pvalues_is_named():
+    from brainlm_decode import CLIPDecoder
+    from brainlm_decode.decode.null import null_test
+
+    with pytest.raises(ValueError, match="'null_pvalues'"):
+        null_test(None, None, 10, null_pvalues="gpd")
+    with pytest.raises(ValueError, match="'null_pvalues'"):
+        CLIPDecoder().decode(None, n_null=10, null_pvalues="exact")
+
+
+@needs_bundle
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_null_test_returns_null_scores(pretrained):
+    from brainlm_decode.decode.null import null_test
+    from brainlm_decode.imaging import mkda_map
+
+    img = mkda_map(np.array([[-38, -22, 56], [38, -22, 56]]))
+    result, null = null_test(pretrained, img, 30, random_state=0, return_null=True)
+    n_terms = {"task": 853, "concept": None, "domain": None}
+    for level in ("task", "concept", "domain"):
+        assert null[level].shape == (30, result[level]["p"].size)
+        assert null["observed"][level].shape == result[level]["p"].shape
+        if n_terms[level]:
+            assert null[level].shape[1] == n_terms[level]
+        expected = empirical_pvalues(null["observed"][level], null[level])
+        again = null_test(pretrained, img, 30, random_state=0, null_pvalues="empirical")
+        np.testing.assert_allclose(again[level]["p"], expected)
 
 
 @needs_bundle
@@ -111,3 +164,8 @@ def test_cli_n_null_prints_p_and_q(tmp_path, capsys):
     assert main([*argv, "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert {"p", "q"} <= set(payload["domain"][0])
+    assert main([*argv, "--json", "--null-pvalues", "empirical"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert min(row["p"] for row in payload["domain"]) >= 1 / 21
+    assert main([*argv, "--null-pvalues", "gpd"]) == 2
+    assert "--null-pvalues" in capsys.readouterr().err
