@@ -106,6 +106,8 @@ TARGETS = {
     "sex": ("classification", ("roc_auc", "balanced_accuracy"), ("AUC", "bal. acc.")),
     "age": ("regression", ("neg_mean_absolute_error", "pearson_r"), ("MAE", "Pearson r")),
 }  # fmt: skip
+#: classification targets as words (0, 1): what the fMRI-LM reads and answers
+WORDS = {"diagnosis": ("control", "autism"), "sex": ("male", "female")}
 ANCHORS = [
     ("Abraham et al. 2017, tangent + linear, ABIDE-I inter-site (871 subj.)",
      "acc. ~0.67", ""),
@@ -274,12 +276,20 @@ def run_target(
 
     keep = np.flatnonzero(np.isfinite(y))
     models = estimators(target, methods, args.device)
+    y_kept: Any = y[keep]
+    pos_label = None
+    if target in WORDS:
+        # a named Series of words: the fMRI-LM asks about the target's name with
+        # answer words ("autism" / "control"), not about "target" with "0" / "1"
+        y_kept = pd.Series(np.asarray(WORDS[target])[y_kept.astype(int)], name=target)
+        pos_label = WORDS[target][1]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # FastICA convergence, nilearn notes
         return compare_estimators(
             models,
             [X[i] for i in keep],
-            y[keep],
+            y_kept,
+            pos_label=pos_label,
             cv="logo",
             groups=sites[keep],
             scoring=TARGETS[target][1],

@@ -45,6 +45,10 @@ Run::
 
     nice -n 10 python benchmarks/bench_abide_pcp_lm.py --targets diagnosis,sex
     nice -n 10 python benchmarks/bench_abide_pcp_lm.py --fewshot --targets diagnosis
+    nice -n 10 python benchmarks/bench_abide_pcp_lm.py --levers   # issue 17
+
+``--levers`` (``abide_pcp_lm_levers.py``): one call on diagnosis with the HCP
+tokenizer, an untrained tokenizer of the same shape and the ``roi`` layout.
 """
 
 from __future__ import annotations
@@ -448,6 +452,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--variants", default="lm_hcp,lm_abide", help=",".join(LM))
     parser.add_argument("--descriptor-context", action="store_true")
     parser.add_argument("--fewshot", action="store_true")
+    parser.add_argument(
+        "--levers",
+        action="store_true",
+        help="diagnosis: HCP vs untrained tokenizer vs roi layout "
+        "(abide_pcp_lm_levers.py)",
+    )
     parser.add_argument("--fewshot-tangent", action="store_true")
     parser.add_argument("--n-candidates", type=int, default=10)
     parser.add_argument("--n-draws", type=int, default=3)
@@ -472,7 +482,12 @@ def main(argv: list[str] | None = None) -> None:
     import torch
 
     torch.set_num_threads(1)
-    fewshot(args) if args.fewshot else loso(args)
+    if args.levers:
+        import abide_pcp_lm_levers
+
+        abide_pcp_lm_levers.run(args)
+    else:
+        fewshot(args) if args.fewshot else loso(args)
 
 
 if __name__ == "__main__":

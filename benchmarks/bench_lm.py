@@ -214,7 +214,7 @@ def run_target(
         result = compare_estimators(
             models,
             series,
-            labels[target].to_numpy(),
+            labels[target],  # a Series: the LM asks about its name
             cv="stratified",
             n_splits=args.folds,
             n_repeats=repeats,

@@ -119,7 +119,7 @@ def _modes(permutation: Any, names: Sequence[str]) -> dict[str, str]:
 
 
 def _fit_predict(
-    estimator: Any, X: Any, y: np.ndarray, split: Split, task: _Task
+    estimator: Any, X: Any, y: Any, split: Split, task: _Task
 ) -> tuple[np.ndarray, np.ndarray | None, float, float]:
     model = clone(estimator)
     start = time.perf_counter()
@@ -208,7 +208,7 @@ def _run_estimator(
     name: str,
     estimator: Any,
     X: Any,
-    y: np.ndarray,
+    y: Any,
     y_enc: np.ndarray,
     splits: list[Split],
     task: _Task,
@@ -291,7 +291,7 @@ def _permuted_labels(
 def _null_refit(
     estimator: Any,
     X: Any,
-    y: np.ndarray,
+    y: Any,
     splits: list[Split],
     task: _Task,
     scoring: Sequence[str],
@@ -303,11 +303,12 @@ def _null_refit(
     y_enc = task.encode(y)
     null: dict[str, list[float]] = {m: [] for m in scoring}
     for perm in perms:
+        y_perm = _take(y, perm)
         oof = _OOF(1, len(y), task)
         for split in first:
             if _skip_reason(task, y_enc[perm], split) == _SKIP_TRAIN:
                 continue
-            pred, value, _, _ = _fit_predict(estimator, X, y[perm], split, task)
+            pred, value, _, _ = _fit_predict(estimator, X, y_perm, split, task)
             oof.pred[0, split.test] = pred
             if value is None:
                 oof.has_value = False
@@ -480,6 +481,12 @@ def compare_estimators(
     y : array-like of shape (n_subjects,)
         One target: class labels (classification: any estimator with
         ``predict_proba`` or ``decision_function`` gets ROC AUC) or values.
+        A pandas Series reaches the estimators as a Series (rows taken by
+        position, ``y.iloc[train]``), so its name and labels are kept: an
+        :class:`~brainlm_decode.FMRILMClassifier` asks about ``y.name`` (e.g.
+        "diagnosis") with its labels as answers. Pass ``labels["diagnosis"]``
+        rather than ``labels["diagnosis"].to_numpy()`` (a plain array is
+        target ``"target"``).
     cv : {"stratified", "kfold", "group", "logo"}, int or splitter, \
 default="stratified"
         Scheme of :func:`make_splits`: repeated stratified K-fold, shuffled
@@ -581,7 +588,13 @@ default="stratified"
     from sklearn.utils.multiclass import type_of_target
 
     estimators = _check_estimators(estimators)
+    # the estimators get y as given when it is a Series (name, categories and
+    # labels kept, rows taken with .iloc: an FMRILMClassifier asks about
+    # "diagnosis", not "target"); the statistics use the plain array
+    y_fit = y if isinstance(y, pd.Series) else None
     y = np.asarray(y)
+    if y_fit is None:
+        y_fit = y
     if y.ndim != 1 or len(y) != len(X):
         raise ValueError(
             f"The 'y' argument of {_OWNER} must be 1D with one label per subject "
@@ -633,7 +646,16 @@ default="stratified"
     oofs, rows, nulls, observed = {}, [], {}, {}
     for name, estimator in estimators.items():
         oofs[name], est_rows = _run_estimator(
-            name, estimator, X, y, y_enc, splits, task, scoring, verbose, group_array
+            name,
+            estimator,
+            X,
+            y_fit,
+            y_enc,
+            splits,
+            task,
+            scoring,
+            verbose,
+            group_array,
         )
         rows += est_rows
         if not perms:
@@ -645,7 +667,7 @@ default="stratified"
                 owner=_OWNER,
             )
             nulls[name] = _null_refit(
-                estimator, X, y, splits, task, scoring, perms, statistic
+                estimator, X, y_fit, splits, task, scoring, perms, statistic
             )
             first = _OOF(1, len(y), task)
             first.pred[0], first.value[0] = oofs[name].pred[0], oofs[name].value[0]
