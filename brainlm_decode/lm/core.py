@@ -204,6 +204,17 @@ class FMRILMBase(BaseBrainLMEstimator):
         return [" ".join(p) for p in zip(*parts, strict=True)]
 
     # -- model ---------------------------------------------------------------------------
+    def _check_backbone(self) -> None:
+        """Fail before any training when the backbone cannot be loaded.
+
+        Reads the backbone's configuration only (no weights): a missing optional
+        extra (Gemma-3-270M needs ``brainlm_decode[llm]``) or a model that is not
+        cached offline is reported before the tokenizer is trained.
+        """
+        from brainlm_decode.plugins import get_plugin
+
+        get_plugin("backbones", self.backbone).load_config()
+
     def _load_backbone(self) -> tuple[Any, Any]:
         from brainlm_decode.plugins import get_plugin
 
@@ -302,6 +313,7 @@ class FMRILMBase(BaseBrainLMEstimator):
     ) -> tuple[np.ndarray, list[str] | None, np.ndarray]:
         """Validate X, fit descriptors and tokenizer, make the layout and features."""
         self._validate_params()
+        self._check_backbone()
         series = stack_timeseries(X, owner=type(self).__name__)
         if series.shape[0] < 2:
             raise ValueError(
