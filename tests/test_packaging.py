@@ -103,7 +103,7 @@ def _core_only_site(target: Path) -> tuple[Path, list[str]]:
     for dist in metadata.distributions():
         name = re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower()
         (hidden_dists if name in extra - core else shown).append(dist)
-    site_dir = Path(hidden_dists[0]._path).parent  # noqa: SLF001
+    site_dir = Path(hidden_dists[0].locate_file(""))
 
     def top_entries(dists) -> set[str]:
         found = set()
@@ -111,7 +111,6 @@ def _core_only_site(target: Path) -> tuple[Path, list[str]]:
             for file in dist.files or []:
                 if file.parts and file.parts[0] != "..":
                     found.add(file.parts[0])
-            found.add(Path(dist._path).name)  # noqa: SLF001
         return found
 
     drop = top_entries(hidden_dists) - top_entries(shown)
