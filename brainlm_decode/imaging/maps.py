@@ -201,8 +201,8 @@ def clean_values(
             "The 'img' argument is empty: all its voxels are 0"
             + (" inside 'mask_img'." if masked else ".")
         )
-    nonzero = data[data != 0]
-    if np.all(nonzero == 1):  # a binary ROI mask: use as is
+    # a binary ROI mask (every non-zero value is 1; its maximum is then 1): as is
+    if data.max() == 1 and np.all(data[data != 0] == 1):
         return data
     if flip_sign:
         data = -data
@@ -234,20 +234,22 @@ def _safe_scale(data: np.ndarray, peak: float | None = None) -> np.ndarray:
 
 def _keep_tail(data: np.ndarray, tail: str) -> np.ndarray:
     if tail == "positive":
-        if not (data > 0).any():
+        keep = data > 0
+        if not keep.any():
             raise ValueError(
                 "The map has no positive value, so tail='positive' leaves it empty. "
                 "If its effects are negative, pass flip_sign=True or "
                 "tail='negative' (or tail='both'/'abs')."
             )
-        return np.where(data > 0, data, 0.0)
+        return np.where(keep, data, 0.0)
     if tail == "negative":
-        if not (data < 0).any():
+        keep = data < 0
+        if not keep.any():
             raise ValueError(
                 "The map has no negative value, so tail='negative' leaves it empty; "
                 "use tail='positive'."
             )
-        return np.where(data < 0, -data, 0.0)
+        return np.where(keep, -data, 0.0)
     if tail == "abs":
         return np.abs(data)
     return data

@@ -221,6 +221,14 @@ class GridResampler:
             np.ascontiguousarray(op[:, cols])
             for op, cols in zip(operators, self._columns, strict=True)
         ]
+        # (OpenBLAS is several times slower on the transposed view)
+        self._mz_t = np.ascontiguousarray(self._compact[2].T)
+        # contiguous column ranges (the usual case): a slice instead of np.ix_
+        self._slices = None
+        if all(c.size and c[-1] - c[0] + 1 == c.size for c in self._columns):
+            self._slices = tuple(
+                slice(int(c[0]), int(c[-1]) + 1) for c in self._columns
+            )
 
     @staticmethod
     def _kron(operators: list[np.ndarray]) -> sparse.csr_array:
@@ -304,11 +312,13 @@ class GridResampler:
 
     def _separable(self, array: np.ndarray) -> np.ndarray:
         """Three dense per-axis products (over the mask's bounding box, if any)."""
-        cx, cy, cz = self._columns
-        mx, my, mz = self._compact
-        sub = np.asarray(array[np.ix_(cx, cy, cz)], dtype=np.float64)
+        mx, my, _ = self._compact
+        if self._slices is not None:
+            sub = np.ascontiguousarray(array[self._slices], dtype=np.float64)
+        else:
+            sub = np.ascontiguousarray(array[np.ix_(*self._columns)], dtype=np.float64)
         nx, ny, _ = sub.shape
-        out = sub.reshape(nx * ny, -1) @ mz.T  # (nx*ny, nz_out)
+        out = sub.reshape(nx * ny, -1) @ self._mz_t  # (nx*ny, nz_out)
         out = np.matmul(my, out.reshape(nx, ny, -1))  # (nx, ny_out, nz_out)
         out = mx @ out.reshape(nx, -1)  # (nx_out, ny_out*nz_out)
         # the whole target grid, or the mask's bounding box (resample_masked gathers)
