@@ -28,6 +28,7 @@ from brainlm_decode.base import (
     fill_doc,
     renamed,
 )
+from brainlm_decode.decode._fast import fast_embedding
 from brainlm_decode.decode._inputs import (
     LEVELS,
     is_ontology,
@@ -504,6 +505,12 @@ class CLIPDecoder(BaseBrainLMEstimator):
 
     def _image_embeddings(self, imgs: Any) -> np.ndarray:
         check_is_fitted(self, "model_")
+        items = imgs if isinstance(imgs, (list, tuple)) else [imgs]
+        # one pass over the mask voxels per map; any map with something to
+        # report (NaN, coverage, ...) sends the whole input down the reference path
+        rows = [fast_embedding(item, self) for item in items]
+        if rows and all(row is not None for row in rows):
+            return np.concatenate(rows, axis=0)
         return self.image_space_.transform_imgs(prepare_maps(imgs, self))
 
     def decode_embeddings(self, image_embeddings: Any) -> dict[str, np.ndarray]:

@@ -73,17 +73,17 @@ def _coverage(
         seen[np.ravel_multi_index(hits.T, mask.shape)] = True  # is 50x slower)
         touched = int(np.count_nonzero(seen))
     else:  # per-axis scaling and shift: the same numbers, axis by axis
-        hit = nonzero & _cached_mask_on_map_grid(mask_img, mask, img, axes)
+        # Fortran-ordered data (NIfTI files): work on the transpose, C-ordered
+        transposed = nonzero.flags.f_contiguous and not nonzero.flags.c_contiguous
+        box, view, poolers = _cached_mask_on_map_grid(
+            mask_img, mask, img, axes, transposed
+        )
+        # outside the bounding box of the mask's view no voxel can hit it
+        hit = (nonzero.T if transposed else nonzero)[box] & view
         inside = int(np.count_nonzero(hit)) / n_nonzero
         if not need_covered and inside >= WARN_COVERAGE:
             return inside, float("nan"), n_nonzero
-        for axis, (index, _) in enumerate(axes):
-            # map voxels with the same target along this axis are contiguous
-            # (the index is monotone): merge them, so each mask voxel counts once
-            starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
-            if len(starts) < len(index):  # a finer map: several voxels per target
-                hit = np.logical_or.reduceat(hit, starts, axis=axis)
-        touched = int(np.count_nonzero(hit))
+        touched = int(np.count_nonzero(_pool(hit, poolers)))
     # a map coarser than the mask touches fewer mask voxels: scale by voxel volumes
     ratio = abs(
         np.linalg.det(img.affine[:3, :3]) / np.linalg.det(mask_img.affine[:3, :3])
@@ -98,18 +98,76 @@ _MASK_VIEWS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _cached_mask_on_map_grid(
-    mask_img: Any, mask: np.ndarray, img: Any, axes: list
-) -> np.ndarray:
-    key = (tuple(img.shape[:3]), np.asarray(img.affine, dtype=np.float64).tobytes())
+    mask_img: Any, mask: np.ndarray, img: Any, axes: list, transposed: bool = False
+) -> tuple[tuple[slice, ...], np.ndarray, list]:
+    """:func:`_view_and_poolers`, cached per mask image and map grid."""
+    key = (
+        tuple(img.shape[:3]),
+        np.asarray(img.affine, dtype=np.float64).tobytes(),
+        transposed,
+    )
     try:
         views = _MASK_VIEWS.setdefault(mask_img, {})
     except TypeError:  # not weak-referenceable: no cache
-        return _mask_on_map_grid(mask, axes)
+        return _view_and_poolers(mask, axes, transposed)
     if key not in views:
-        if len(views) >= 4:  # a few input grids per space (1, 2, 3 mm ...)
+        if len(views) >= 8:  # a few input grids per space (1, 2, 3 mm ...)
             views.pop(next(iter(views)))
-        views[key] = _mask_on_map_grid(mask, axes)
+        views[key] = _view_and_poolers(mask, axes, transposed)
     return views[key]
+
+
+def _view_and_poolers(
+    mask: np.ndarray, axes: list, transposed: bool
+) -> tuple[tuple[slice, ...], np.ndarray, list]:
+    """The bounding box of the mask seen from the map's voxels, that view cropped
+    to it (C-ordered) and the per-axis poolers of the box; the map's axes
+    reversed when ``transposed`` (a Fortran-ordered map read as its transpose)."""
+    view = _mask_on_map_grid(mask, axes)
+    if transposed:
+        view, axes = view.T, axes[::-1]
+    spans = [np.flatnonzero(view.any(axis=other)) for other in ((1, 2), (0, 2), (0, 1))]
+    box = tuple(
+        slice(int(span[0]), int(span[-1]) + 1) if span.size else slice(0, 0)
+        for span in spans
+    )
+    cropped = [(index[rows], None) for (index, _), rows in zip(axes, box, strict=True)]
+    return box, np.ascontiguousarray(view[box]), _poolers(cropped)
+
+
+def _poolers(axes: list[tuple[np.ndarray, Any]]) -> list:
+    """Per axis, None (one map voxel per mask index) or the index arrays whose
+    ``take`` ORed together merge the map voxels sharing a mask index.
+
+    Map voxels with the same mask index along an axis are contiguous (the index
+    is monotone): with runs ``[start, end)`` of at most ``w`` voxels, the OR of
+    ``take(min(start + k, end - 1))`` for ``k < w`` is the OR over each run
+    (``numpy.logical_or.reduceat``, several times faster).
+    """
+    poolers = []
+    for index, _ in axes:
+        starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
+        if len(starts) >= len(index):  # (an empty box has one start)
+            poolers.append(None)
+            continue
+        ends = np.r_[starts[1:], len(index)]
+        width = int((ends - starts).max())
+        poolers.append([np.minimum(starts + k, ends - 1) for k in range(width)])
+    return poolers
+
+
+def _pool(hit: np.ndarray, poolers: list) -> np.ndarray:
+    """``hit`` (C-ordered) with the map voxels of each mask voxel merged (OR)."""
+    for axis, takes in enumerate(poolers):
+        if takes is None:
+            continue
+        if axis == hit.ndim - 1:  # gathers along the contiguous axis are slow:
+            hit, axis = np.ascontiguousarray(np.moveaxis(hit, axis, 0)), 0  # slabs
+        pooled = hit.take(takes[0], axis=axis)
+        for take in takes[1:]:
+            pooled |= hit.take(take, axis=axis)
+        hit = pooled
+    return hit
 
 
 def _grids(img: Any, mask_img: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -207,12 +265,48 @@ def check_map_coverage(img: Any, mask_img: Any, argname: str = "imgs") -> None:
     warnings.warn(where + hint, AtlasWarning, stacklevel=user_stacklevel())
 
 
+def coverage_is_clean(img: Any, mask_img: Any, data: np.ndarray) -> bool:
+    """Whether :func:`check_map_coverage` would pass ``img`` silently.
+
+    The cheap test of the decoder's fast path: ``data`` (the map's 3D values,
+    already loaded) must be finite. ``False`` means the full check has something
+    to say (an error or a warning) and should be run.
+
+    Parameters
+    ----------
+    img : nibabel image
+        The 3D map (its shape and affine are used).
+    mask_img : nibabel image
+        The brain mask.
+    data : ndarray
+        The finite values of ``img``.
+
+    Returns
+    -------
+    bool
+    """
+    nonzero = data != 0
+    zooms = np.sqrt((np.asarray(img.affine)[:3, :3] ** 2).sum(axis=0))
+    if (zooms * np.asarray(img.shape[:3])).min() < MIN_EXTENT_MM:
+        return False  # the field-of-view check may warn: let it
+    mask = np.asanyarray(mask_img.dataobj) != 0
+    if mask.ndim == 4:
+        mask = mask[..., 0]
+    to_mask = np.linalg.inv(mask_img.affine) @ img.affine
+    inside, covered, n_nonzero = _coverage(
+        nonzero, img, mask_img, mask, to_mask, need_covered=False
+    )
+    return n_nonzero == 0 or inside >= WARN_COVERAGE or covered >= 0.5
+
+
 def _check_field_of_view(img: Any, argname: str, nonzero: np.ndarray) -> None:
     """Warn when the image is smaller than a brain but filled like a brain map."""
     zooms = np.sqrt((np.asarray(img.affine)[:3, :3] ** 2).sum(axis=0))
     extent = zooms * np.asarray(img.shape[:3])
+    if extent.min() >= MIN_EXTENT_MM:
+        return
     filled = float(np.mean(nonzero))
-    if extent.min() < MIN_EXTENT_MM and filled > 0.2:
+    if filled > 0.2:
         warnings.warn(
             f"The {argname!r} map fills {filled:.0%} of a field of view of only "
             f"{' x '.join(f'{e:.0f}' for e in extent)} mm (voxel size "

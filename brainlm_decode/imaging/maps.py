@@ -156,14 +156,54 @@ def prepare_map(
     mask = _mask_for(mask_img, source)
     if mask is not None:
         data = np.where(mask, data, 0.0)
+    data = clean_values(
+        data,
+        tail=tail,
+        flip_sign=flip_sign,
+        percentile=percentile,
+        binarize=binarize,
+        masked=mask is not None,
+    )
+    return _to_img(data, affine)
+
+
+def clean_values(
+    data: np.ndarray,
+    *,
+    tail: str,
+    flip_sign: bool,
+    percentile: float | None,
+    binarize: bool,
+    masked: bool,
+) -> np.ndarray:
+    """The steps of :func:`prepare_map` after masking, on any array of values.
+
+    The decoder's fast path runs them on the mask voxels only (a vector), the
+    same operations as on the masked volume: each step is voxel-wise or depends
+    on the non-zero values only.
+
+    Parameters
+    ----------
+    data : ndarray, float64
+        Finite values, already rescaled and masked.
+    tail, flip_sign, percentile, binarize
+        As in :func:`prepare_map` (already validated).
+    masked : bool
+        Whether a mask was applied (for the message of an empty map).
+
+    Returns
+    -------
+    ndarray, float64
+        The cleaned values, same shape.
+    """
     if not data.any():
         raise ValueError(
             "The 'img' argument is empty: all its voxels are 0"
-            + (" inside 'mask_img'." if mask is not None else ".")
+            + (" inside 'mask_img'." if masked else ".")
         )
-    nonzero = data[data != 0]
-    if np.all(nonzero == 1):  # a binary ROI mask: use as is
-        return _to_img(data, affine)
+    # a binary ROI mask (every non-zero value is 1; its maximum is then 1): as is
+    if data.max() == 1 and np.all(data[data != 0] == 1):
+        return data
     if flip_sign:
         data = -data
     data = _keep_tail(data, tail)
@@ -176,16 +216,17 @@ def prepare_map(
             f"The map is empty after thresholding (tail={tail!r}, "
             f"percentile={percentile!r}): no voxel is left."
         )
-    return _to_img(data, affine)
+    return data
 
 
-def _safe_scale(data: np.ndarray) -> np.ndarray:
+def _safe_scale(data: np.ndarray, peak: float | None = None) -> np.ndarray:
     """Rescale to a maximum magnitude of 1 when float32 cannot hold the map.
 
     Decoding is invariant to the scale of a map; a map beyond 1e30 (or with all
-    magnitudes below 1e-30) would overflow or underflow in float32.
+    magnitudes below 1e-30) would overflow or underflow in float32. ``peak`` is
+    the largest magnitude when already known (of the whole map).
     """
-    peak = float(np.abs(data).max())
+    peak = float(np.abs(data).max()) if peak is None else float(peak)
     if peak > 1e30 or 0 < peak < 1e-30:
         return data / peak
     return data
@@ -193,20 +234,22 @@ def _safe_scale(data: np.ndarray) -> np.ndarray:
 
 def _keep_tail(data: np.ndarray, tail: str) -> np.ndarray:
     if tail == "positive":
-        if not (data > 0).any():
+        keep = data > 0
+        if not keep.any():
             raise ValueError(
                 "The map has no positive value, so tail='positive' leaves it empty. "
                 "If its effects are negative, pass flip_sign=True or "
                 "tail='negative' (or tail='both'/'abs')."
             )
-        return np.where(data > 0, data, 0.0)
+        return np.where(keep, data, 0.0)
     if tail == "negative":
-        if not (data < 0).any():
+        keep = data < 0
+        if not keep.any():
             raise ValueError(
                 "The map has no negative value, so tail='negative' leaves it empty; "
                 "use tail='positive'."
             )
-        return np.where(data < 0, -data, 0.0)
+        return np.where(keep, -data, 0.0)
     if tail == "abs":
         return np.abs(data)
     return data

@@ -30,6 +30,9 @@ __all__ = ["GridResampler", "is_separable", "voxel_mapping"]
 #: Largest number of input voxels per output voxel for the one-sparse-matrix form.
 MAX_SPARSE_SUPPORT = 8
 
+#: For each axis, the two others (to find the extent of a mask along it).
+_OTHER_AXES = ((1, 2), (0, 2), (0, 1))
+
 
 def voxel_mapping(source_affine: Any, target_affine: Any) -> np.ndarray:
     """Matrix taking target voxel indices to source voxel indices.
@@ -110,8 +113,9 @@ class GridResampler:
     target_affine : array-like of shape (4, 4)
         Affine of the output grid.
     target_mask : ndarray of bool of shape ``target_shape`` or None, default=None
-        Only these output voxels are computed (others are 0) by the sparse form;
-        ``None`` computes every voxel.
+        Only these output voxels are computed (others are 0): the sparse form
+        keeps their rows, the separable form the products over their bounding
+        box; ``None`` computes every voxel.
     tol : float, default=1e-12
         Per-axis weights smaller than ``tol`` times the largest are dropped
         (they are rounding noise of scipy's spline prefilter).
@@ -195,14 +199,36 @@ class GridResampler:
             )
         else:
             self.method_ = "separable"
-            # keep only the input columns some output uses (smaller products)
-            self._columns = [
-                np.flatnonzero(np.any(op != 0, axis=0)) for op in operators
-            ]
-            self._compact = [
-                np.ascontiguousarray(op[:, cols])
-                for op, cols in zip(operators, self._columns, strict=True)
-            ]
+            self._set_separable(operators, target_mask)
+
+    def _set_separable(self, operators: list[np.ndarray], target_mask: Any) -> None:
+        """Per-axis products restricted to the bounding box of ``target_mask``."""
+        self._rows = None
+        box = tuple(slice(0, n) for n in self.target_shape)
+        if target_mask is not None:
+            mask = np.asarray(target_mask, dtype=bool)
+            self._rows = np.flatnonzero(mask)
+            spans = [np.flatnonzero(mask.any(axis=other)) for other in _OTHER_AXES]
+            if all(span.size for span in spans):
+                box = tuple(slice(int(s[0]), int(s[-1]) + 1) for s in spans)
+            # the mask voxels, as C-order offsets inside the box
+            self._box_rows = np.flatnonzero(mask[box])
+        self._box = box
+        operators = [op[rows] for op, rows in zip(operators, box, strict=True)]
+        # keep only the input columns some output uses (smaller products)
+        self._columns = [np.flatnonzero(np.any(op != 0, axis=0)) for op in operators]
+        self._compact = [
+            np.ascontiguousarray(op[:, cols])
+            for op, cols in zip(operators, self._columns, strict=True)
+        ]
+        # (OpenBLAS is several times slower on the transposed view)
+        self._mz_t = np.ascontiguousarray(self._compact[2].T)
+        # contiguous column ranges (the usual case): a slice instead of np.ix_
+        self._slices = None
+        if all(c.size and c[-1] - c[0] + 1 == c.size for c in self._columns):
+            self._slices = tuple(
+                slice(int(c[0]), int(c[-1]) + 1) for c in self._columns
+            )
 
     @staticmethod
     def _kron(operators: list[np.ndarray]) -> sparse.csr_array:
@@ -222,37 +248,78 @@ class GridResampler:
         Returns
         -------
         ndarray of shape ``target_shape`` (+ ``(n,)``), float64
+            With a ``target_mask``, voxels outside it are 0.
         """
-        array = np.asarray(data)
-        if tuple(array.shape[:3]) != self.source_shape or array.ndim not in (3, 4):
-            raise ValueError(
-                f"The 'data' argument must have shape {self.source_shape} (or a 4D "
-                f"stack of them). Got shape {array.shape} instead."
-            )
+        array = self._check(data, allow_4d=True)
         if array.ndim == 4:
             return np.stack(
                 [self.resample(array[..., i]) for i in range(array.shape[3])], axis=-1
             )
+        if self._rows is None:
+            if self.method_ == "sparse":
+                return (self._matrix @ self._gather(array)).reshape(self.target_shape)
+            return self._separable(array)
+        out = np.zeros(int(np.prod(self.target_shape)))
+        out[self._rows] = self.resample_masked(array)
+        return out.reshape(self.target_shape)
+
+    def resample_masked(self, data: Any) -> np.ndarray:
+        """Values of the ``target_mask`` voxels only (what decoding projects).
+
+        Parameters
+        ----------
+        data : ndarray of shape ``source_shape``
+            Finite values on the input grid.
+
+        Returns
+        -------
+        ndarray of shape (n_mask_voxels,), float64
+            ``resample(data)[target_mask]`` (C order), without building the
+            output volume.
+
+        Raises
+        ------
+        ValueError
+            When the resampler was built without a ``target_mask``.
+        """
+        if self._rows is None:
+            raise ValueError(
+                "resample_masked needs a GridResampler built with a 'target_mask'."
+            )
+        array = self._check(data, allow_4d=False)
         if self.method_ == "sparse":
-            if array.flags.f_contiguous and not array.flags.c_contiguous:
-                used = array.reshape(-1, order="F")[self._inputs_f]
-            else:
-                used = array.reshape(-1)[self._inputs]
-            used = used.astype(np.float64)
-            values = self._matrix @ used
-            if self._rows is None:
-                return values.reshape(self.target_shape)
-            out = np.zeros(int(np.prod(self.target_shape)))
-            out[self._rows] = values
-            return out.reshape(self.target_shape)
-        return self._separable(array)
+            return self._matrix @ self._gather(array)
+        return self._separable(array).reshape(-1)[self._box_rows]
+
+    def _check(self, data: Any, *, allow_4d: bool) -> np.ndarray:
+        array = np.asarray(data)
+        ndims = (3, 4) if allow_4d else (3,)
+        if tuple(array.shape[:3]) != self.source_shape or array.ndim not in ndims:
+            stack = " (or a 4D stack of them)" if allow_4d else ""
+            raise ValueError(
+                f"The 'data' argument must have shape {self.source_shape}{stack}. "
+                f"Got shape {array.shape} instead."
+            )
+        return array
+
+    def _gather(self, array: np.ndarray) -> np.ndarray:
+        """The input voxels the sparse matrix uses, float64, in its column order."""
+        if array.flags.f_contiguous and not array.flags.c_contiguous:
+            used = array.reshape(-1, order="F")[self._inputs_f]
+        else:
+            used = array.reshape(-1)[self._inputs]
+        return used.astype(np.float64)
 
     def _separable(self, array: np.ndarray) -> np.ndarray:
-        cx, cy, cz = self._columns
-        mx, my, mz = self._compact
-        sub = np.asarray(array[np.ix_(cx, cy, cz)], dtype=np.float64)
+        """Three dense per-axis products (over the mask's bounding box, if any)."""
+        mx, my, _ = self._compact
+        if self._slices is not None:
+            sub = np.ascontiguousarray(array[self._slices], dtype=np.float64)
+        else:
+            sub = np.ascontiguousarray(array[np.ix_(*self._columns)], dtype=np.float64)
         nx, ny, _ = sub.shape
-        out = sub.reshape(nx * ny, -1) @ mz.T  # (nx*ny, nz_out)
+        out = sub.reshape(nx * ny, -1) @ self._mz_t  # (nx*ny, nz_out)
         out = np.matmul(my, out.reshape(nx, ny, -1))  # (nx, ny_out, nz_out)
         out = mx @ out.reshape(nx, -1)  # (nx_out, ny_out*nz_out)
-        return out.reshape(self.target_shape)
+        # the whole target grid, or the mask's bounding box (resample_masked gathers)
+        return out.reshape(tuple(op.shape[0] for op in self._compact))

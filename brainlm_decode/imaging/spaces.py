@@ -323,14 +323,7 @@ class ImageSpace(BaseBrainLMEstimator):
         self._check_fitted()
         if same_grid(img, self.mask_img_):
             return img
-        warnings.warn(
-            f"An image of 'imgs' (shape {tuple(img.shape[:3])}, voxel size "
-            f"{tuple(float(z) for z in img.header.get_zooms()[:3])}) is not on "
-            f"the grid of the space (shape {self.mask_img_.shape}); it is "
-            "resampled with nilearn.image.resample_to_img.",
-            AtlasWarning,
-            stacklevel=user_stacklevel(),
-        )
+        self._warn_resampled(img)
         resampler = self._resampler_for(img, mask_only)
         if resampler is not None:
             data = np.asanyarray(img.dataobj)
@@ -348,6 +341,16 @@ class ImageSpace(BaseBrainLMEstimator):
             interpolation="continuous",
             force_resample=True,
             copy_header=True,
+        )
+
+    def _warn_resampled(self, img: Any) -> None:
+        warnings.warn(
+            f"An image of 'imgs' (shape {tuple(img.shape[:3])}, voxel size "
+            f"{tuple(float(z) for z in img.header.get_zooms()[:3])}) is not on "
+            f"the grid of the space (shape {self.mask_img_.shape}); it is "
+            "resampled with nilearn.image.resample_to_img.",
+            AtlasWarning,
+            stacklevel=user_stacklevel(),
         )
 
     def _resampler_for(self, img: Any, mask_only: bool) -> Any:
