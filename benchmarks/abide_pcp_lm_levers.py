@@ -14,7 +14,27 @@ folds, harness statistics and cache; read its docstring first), run by
   config) with its torch weights freshly initialised (seed 0), no training:
   the effect of Stage-1 pretraining;
 - ``roi layout``: the HCP tokenizer with ``token_layout="roi"`` (one token per
-  channel, pooled over the 5 patches: 8 tokens): the effect of the layout.
+  channel, pooled over the 5 patches: 8 tokens): the effect of the layout;
+- ``+ desc. context``: the HCP-tokenizer probe with the subject's descriptor
+  text between the fMRI tokens and the question (``FMRILMFeatures(descriptors=
+  ...)``, the same place as ``descriptor_context=True`` of ``FMRILMBase``):
+  the effect of the descriptor context, paired against ``HCP tok.``. The text
+  is kept short: :class:`~brainlm_decode.FMRIDescriptorTransformer` with three
+  families (``CTX_FAMILIES``: connectivity, gradients, graph) and ``top_k=1``
+  (the most deviant feature per family, and the most deviant network pair
+  both ways for connectivity): about 128 Gemma tokens (114 to 141), against
+  ~350 for the four default families at ``top_k=3``. The transformer (norms,
+  gradient references) is fitted **once on all 771 subjects without labels**
+  (label-free but transductive: the held-out site's series shape the
+  z-scores of its texts), as the ``lm_hcp_desc`` row of
+  ``bench_abide_pcp_lm.py``; fitting it inside each fold would mean 15 x the
+  LM features. The LM is causal and the fMRI tokens come first, so the mean
+  fMRI-token half of the features is identical to ``HCP tok.``'s: the
+  context acts through the last-prompt-token half only;
+- ``desc. text only``: the same frozen Gemma on ``<bos> <descriptor text>
+  ### Question: ... ### Answer:`` with no fMRI tokens (a text-only row of the
+  package's collator); features = hidden state of the last prompt token (640
+  values): what the text carries on its own.
 
 Paired differences vs tangent come from the harness (bootstrap over sites);
 the paired differences vs the HCP-tokenizer probe are per-site differences
@@ -45,8 +65,117 @@ LEVERS = {
     "lm_hcp": "fMRI-LM frozen, HCP tok. + LR",
     "lm_untrained": "fMRI-LM frozen, untrained tok. (seed 0) + LR",
     "lm_roi": "fMRI-LM frozen, HCP tok., roi layout + LR",
+    "lm_ctx": "fMRI-LM frozen, HCP tok. + desc. context (transductive) + LR",
+    "text_ctx": "desc. text only, no fMRI tokens (transductive) + LR",
 }
 HCP = LEVERS["lm_hcp"]
+#: The compact descriptor context: three families, the top feature of each.
+CTX_FAMILIES = ("connectivity", "gradients", "graph")
+CTX_TOP_K = 1
+CTX_TAG = "cgg_k1"  # cache key of this choice (families, top_k)
+
+
+def context_descriptors(lm160: np.ndarray) -> Any:
+    """The context's descriptor transformer, fitted on all subjects (no labels).
+
+    Norms (and the group references of the gradients) come from all 771
+    subjects, the held-out site's included: label-free but transductive.
+    """
+    from brainlm_decode import FMRIDescriptorTransformer
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return FMRIDescriptorTransformer(
+            list(CTX_FAMILIES), networks="cc200", top_k=CTX_TOP_K, random_state=0
+        ).fit(list(lm160))
+
+
+_FITTED: dict[str, Any] = {}
+
+
+def context_texts(lm160: np.ndarray) -> tuple[Any, list[str], float]:
+    """Fitted context descriptors, every subject's text, seconds per subject.
+
+    Fitted once per run; the texts are also saved to the cache (read by the
+    token count and shown as an example in the results).
+    """
+    if "ctx" not in _FITTED:
+        start = time.perf_counter()
+        descriptors = context_descriptors(lm160)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            texts = list(descriptors.to_text(list(lm160)))
+        per = (time.perf_counter() - start) / len(lm160)
+        lm.CACHE.mkdir(parents=True, exist_ok=True)
+        path = lm.CACHE / f"ctx_texts_{CTX_TAG}_{len(lm160)}.json"
+        path.write_text(json.dumps({"texts": texts, "s_per_subject": per}))
+        print(f"  descriptor texts: {per:.3f} s per subject", flush=True)
+        _FITTED["ctx"] = (descriptors, texts, per)
+    return _FITTED["ctx"]
+
+
+def text_only_features(texts: list[str], question: str, batch_size: int = 8) -> Any:
+    """Frozen LM on ``<bos> <text> ### Question: ... ### Answer:`` (no fMRI tokens).
+
+    The hidden state of the last prompt token (640 values), the same backbone
+    and prompt as the ``lm_ctx`` row without the fMRI tokens (the package's
+    collator lays out text-only rows for ``Example(subject=-1)``).
+    """
+    import torch
+
+    from brainlm_decode.lm.features import FMRILMFeatures
+    from brainlm_decode.lm.instruction import Example
+    from brainlm_decode.lm.prompts import format_question
+
+    features = FMRILMFeatures(networks="cc200", device="cpu", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        features.fit(np.zeros((1, 160, 200), dtype=np.float32))
+    collator = features._lm._collator()
+    model = features.model_
+    prompt = format_question(question)
+    out = []
+    for start in range(0, len(texts), batch_size):
+        chunk = texts[start : start + batch_size]
+        batch = collator([Example(-1, t.strip() + " " + prompt, "") for t in chunk])
+        with torch.no_grad():
+            hidden = model.hidden_states(batch).float()
+        last = (batch["blocks"] < 2**40).sum(1) - 1
+        out.append(hidden[torch.arange(len(chunk)), last].numpy())
+    return np.concatenate(out).astype(np.float32)
+
+
+def prompt_lengths(texts: list[str], question: str) -> dict[str, float]:
+    """LM tokens of the descriptor text and of the whole text part of the prompt."""
+    from brainlm_decode.lm.features import FMRILMFeatures
+    from brainlm_decode.lm.prompts import format_question
+
+    features = FMRILMFeatures(networks="cc200", device="cpu", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        features.fit(np.zeros((1, 160, 200), dtype=np.float32))
+    tok = features._lm.lm_tokenizer_
+    ctx = np.array([len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts])
+    full = np.array(
+        [
+            len(
+                tok(t + " " + format_question(question), add_special_tokens=False)[
+                    "input_ids"
+                ]
+            )
+            for t in texts
+        ]
+    )
+    return {
+        "context_tokens_mean": float(ctx.mean()),
+        "context_tokens_min": int(ctx.min()),
+        "context_tokens_max": int(ctx.max()),
+        "prompt_tokens_mean": float(full.mean()),
+        "question_tokens": len(
+            tok(format_question(question), add_special_tokens=False)["input_ids"]
+        ),
+        "fmri_tokens": int(features.layout_.n_tokens),
+    }
 
 
 def untrained_tokenizer(seed: int = 0) -> Any:
@@ -73,27 +202,37 @@ def lever_features(
     from brainlm_decode.lm.features import FMRILMFeatures
     from brainlm_decode.lm.prompts import questions_for
 
-    path = lm.CACHE / f"{variant}_{TARGET}.npy"
-    timing = lm.CACHE / f"{variant}_{TARGET}.json"
+    ctx = variant in ("lm_ctx", "text_ctx")
+    key = f"{variant}_{CTX_TAG}" if ctx else variant
+    path = lm.CACHE / f"{key}_{TARGET}.npy"
+    timing = lm.CACHE / f"{key}_{TARGET}.json"
     if path.is_file() and timing.is_file():
         return np.load(path), json.loads(timing.read_text())["s_per_subject"]
     params: dict[str, Any] = {"tokenizer": "hcp-rest-networks"}
+    text_s = 0.0
     if variant == "lm_untrained":
         params["tokenizer"] = untrained_tokenizer(0)
     elif variant == "lm_roi":
         params["token_layout"] = "roi"
-    features = FMRILMFeatures(
-        networks="cc200",
-        question=questions_for(TARGET)[0],
-        device="cpu",
-        random_state=0,
-        **params,
-    )
+    elif ctx:
+        descriptors, texts, text_s = context_texts(lm160)
+        params["descriptors"] = descriptors  # fitted: used as is
     start = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        Z = features.fit(lm160).transform(lm160)
-    per = (time.perf_counter() - start) / len(lm160)
+    if variant == "text_ctx":
+        Z = text_only_features(texts, questions_for(TARGET)[0])
+    else:
+        features = FMRILMFeatures(
+            networks="cc200",
+            question=questions_for(TARGET)[0],
+            device="cpu",
+            random_state=0,
+            **params,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            Z = features.fit(lm160).transform(lm160)
+    # descriptor texts counted in the cost of the rows that read them
+    per = (time.perf_counter() - start) / len(lm160) + text_s
     lm.CACHE.mkdir(parents=True, exist_ok=True)
     np.save(path, Z)
     timing.write_text(json.dumps({"s_per_subject": per, "shape": list(Z.shape)}))
@@ -136,6 +275,16 @@ def run(args: Any) -> None:
         for x, z in zip(X, Z, strict=True):
             x[variant] = z
     costs["features_wall_s"] = time.perf_counter() - start
+    from brainlm_decode.lm.prompts import questions_for
+
+    _, texts, _ = context_texts(lm160)
+    context = {
+        "families": list(CTX_FAMILIES),
+        "top_k": CTX_TOP_K,
+        "fitted_on": "all subjects, no labels (transductive)",
+        "example_text": texts[0],
+        **prompt_lengths(texts, questions_for(TARGET)[0]),
+    }
     sites = np.asarray(data.site)
     models = {
         "tangent + LR": tangent_baseline(C=base.C, preprocessor=base.pick("raw")),
@@ -180,6 +329,7 @@ def run(args: Any) -> None:
         f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, "
         f"{os.cpu_count()} cores shared",
         "costs": costs,
+        "descriptor_context": context,
         "settings": {
             "target": TARGET,
             "C": base.C,
@@ -214,6 +364,7 @@ def _ci(d: dict | None) -> str:
 
 def markdown(results: dict, meta: dict) -> str:
     """The lever table, per-site table and costs."""
+    ctx = meta["descriptor_context"]
     lines = [
         f"# ABIDE-I PCP, levers of the frozen fMRI-LM probe, leave-one-site-out "
         f"({meta['n_subjects']} subjects, {meta['n_sites']} sites, CC200, "
@@ -275,5 +426,20 @@ def markdown(results: dict, meta: dict) -> str:
         "shipped model's config under `torch.manual_seed(0)` (nothing trained). "
         "roi layout: one token per channel (8 tokens, pooled over patches) "
         "instead of one per channel x patch (40 tokens).",
+        "",
+        "Descriptor context: `FMRIDescriptorTransformer("
+        f"{ctx['families']}, top_k={ctx['top_k']})` on CC200, fitted on "
+        f"{ctx['fitted_on']}; its text goes between the fMRI tokens and the "
+        f"question: {ctx['context_tokens_mean']:.0f} Gemma tokens on average "
+        f"({ctx['context_tokens_min']} to {ctx['context_tokens_max']}), "
+        f"{ctx['prompt_tokens_mean']:.0f} with the question, after "
+        f"{ctx['fmri_tokens']} fMRI tokens. The fMRI tokens precede the text "
+        "in a causal LM, so the mean fMRI-token half of the features equals the "
+        "HCP-tok. row's; the context changes the last-token half only. desc. "
+        "text only: the same prompt without fMRI tokens, last-token state (640 "
+        "values). Cost of both rows includes fitting the descriptors and "
+        "rendering the texts. Example (first subject):",
+        "",
+        "> " + ctx["example_text"].replace("\n\n", " "),
     ]
     return "\n".join(lines) + "\n"

@@ -48,7 +48,8 @@ Run::
     nice -n 10 python benchmarks/bench_abide_pcp_lm.py --levers   # issue 17
 
 ``--levers`` (``abide_pcp_lm_levers.py``): one call on diagnosis with the HCP
-tokenizer, an untrained tokenizer of the same shape and the ``roi`` layout.
+tokenizer, an untrained tokenizer of the same shape, the ``roi`` layout, a
+short descriptor context, and the descriptor text alone.
 """
 
 from __future__ import annotations
@@ -455,8 +456,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--levers",
         action="store_true",
-        help="diagnosis: HCP vs untrained tokenizer vs roi layout "
-        "(abide_pcp_lm_levers.py)",
+        help="diagnosis: HCP vs untrained tokenizer vs roi layout vs descriptor "
+        "context (abide_pcp_lm_levers.py)",
     )
     parser.add_argument("--fewshot-tangent", action="store_true")
     parser.add_argument("--n-candidates", type=int, default=10)

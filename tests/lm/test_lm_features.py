@@ -116,6 +116,28 @@ def test_features_shape_and_statelessness(tiny_causal_lm_dir, tokenizer, series)
     assert not np.allclose(Zc[:, half:], Za[:, half:])
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_features_descriptor_context(tiny_causal_lm_dir, tokenizer, series):
+    """A fitted descriptor transformer is used as is; its text, between the
+    fMRI tokens and the question, changes the last-token half only (causal)."""
+    from brainlm_decode import FMRIDescriptorTransformer
+
+    yeo = ["Visual", "Visual", "Default", "Limbic", "Limbic", "Limbic", "Default"]
+    descriptors = FMRIDescriptorTransformer(
+        ["connectivity"], networks=yeo, top_k=1, random_state=0
+    ).fit(list(series))
+    plain = make_features(tiny_causal_lm_dir, tokenizer).fit(series[:6])
+    ctx = make_features(tiny_causal_lm_dir, tokenizer, descriptors=descriptors)
+    ctx.fit(series[:6])
+    assert ctx.descriptors_ is descriptors  # fitted: not refitted on fit's X
+    Zp, Zc = plain.transform(series), ctx.transform(series)
+    half = plain.n_features_out_ // 2
+    np.testing.assert_allclose(Zc[:, :half], Zp[:, :half], atol=1e-5)
+    assert not np.allclose(Zc[:, half:], Zp[:, half:])
+    # stateless with the fitted descriptors: one subject alone, same features
+    np.testing.assert_allclose(ctx.transform(series[[3]]), Zc[[3]], atol=1e-5)
+
+
 def test_features_in_a_pipeline(tiny_causal_lm_dir, tokenizer, series):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
