@@ -13,8 +13,9 @@ Data: NiMARE's bundled ``nback_vs_flanker_studyset_2026-07`` (906 analyses, labe
 
 Methods: the pretrained ``CLIPDecoder`` (log posterior of "n-back task" minus
 "Eriksen flanker task"; also on held-out analyses whose study is not in
-NeuroQuery, its training corpus); ``CLIPDecoder`` fitted on each training split
-(title + abstract, MiniLM, full Cognitive Atlas); NiMARE ``CorrelationDecoder``
+NeuroQuery, and on those whose study is in neither NeuroQuery nor Neurosynth v7,
+its training corpora); ``CLIPDecoder`` fitted on each training split (title +
+abstract, MiniLM, full Cognitive Atlas); NiMARE ``CorrelationDecoder``
 (label features, ``frequency_threshold=0.5``, MKDAChi2; r(n-back) - r(flanker),
 computed as its ``transform`` does, Pearson r of the masked map with each
 feature map; checked against ``transform`` on a few maps); logistic regression on
@@ -60,6 +61,7 @@ STUDYSET = "nback_vs_flanker_studyset_2026-07"
 LABEL = "comparison_task"
 TASKS = {"n-back": "n-back task", "flanker": "Eriksen flanker task"}
 NQ_METADATA = "neuroquery/data-neuroquery_version-1_metadata.tsv.gz"
+NS_METADATA = "neurosynth/data-neurosynth_version-7_metadata.tsv.gz"
 
 
 # ------------------------------------------------------------------------ data
@@ -109,9 +111,13 @@ def load_data() -> dict:
     }
 
 
-def in_neuroquery(data: dict) -> np.ndarray:
-    """Per analysis: is its study in NeuroQuery (PMID from the slug, or title)?"""
-    table = SHARED / NQ_METADATA
+def in_corpus(data: dict, metadata: str = NQ_METADATA) -> np.ndarray:
+    """Per analysis: is its study in a corpus (PMID from the slug, or title)?
+
+    ``metadata`` is the corpus's metadata table (columns ``id``, ``title``) under
+    ``../shared/data``: NeuroQuery's by default, or Neurosynth's.
+    """
+    table = SHARED / metadata
     with gzip.open(table, "rt") as handle:
         nq = pd.read_csv(handle, sep="\t", usecols=["id", "title"])
 
@@ -368,7 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     data = load_data()
     pretrained = CLIPDecoder.from_pretrained()
     feats = analysis_features(data, pretrained.image_space_)
-    overlap = in_neuroquery(data)
+    overlap = in_corpus(data)
+    # the bundle is trained on NeuroQuery + Neurosynth v7 (--neurosynth add)
+    seen = overlap | in_corpus(data, NS_METADATA)
     atlas = load_cognitive_atlas_dump(SHARED / "cognitive_atlas", on_invalid="ignore")
     template = CLIPDecoder(ontology=atlas, device="cpu")
     template.image_space_ = pretrained.image_space_
@@ -396,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(y)} labelled analyses ({int(y.sum())} n-back), "
         f"{len(np.unique(data['coll'].study_of.loc[data['ids']]))} studies -> "
         f"{len(np.unique(groups))} merged groups; {int(overlap.sum())} analyses from "
-        f"studies in NeuroQuery. Setup {time.perf_counter() - start:.0f} s.",
+        f"studies in NeuroQuery, {int(seen.sum())} in NeuroQuery or Neurosynth. "
+        f"Setup {time.perf_counter() - start:.0f} s.",
         flush=True,
     )
     everything = np.arange(len(y))
@@ -454,16 +463,20 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(
                 {"method": name, "seed": seed, "n": len(test), **score(diff, y[test])}
             )
-        novel = test[~overlap[test]]
-        if y[novel].any() and (~y[novel]).any():
-            rows.append(
-                {
-                    "method": "CLIPDecoder pretrained, studies not in NeuroQuery",
-                    "seed": seed,
-                    "n": len(novel),
-                    **score(clip_diff(pretrained, feats["emb"][novel]), y[novel]),
-                }
-            )
+        for unseen, label in (
+            (~overlap, "studies not in NeuroQuery"),
+            (~seen, "studies in neither NeuroQuery nor Neurosynth"),
+        ):
+            novel = test[unseen[test]]
+            if y[novel].any() and (~y[novel]).any():
+                rows.append(
+                    {
+                        "method": f"CLIPDecoder pretrained, {label}",
+                        "seed": seed,
+                        "n": len(novel),
+                        **score(clip_diff(pretrained, feats["emb"][novel]), y[novel]),
+                    }
+                )
         if check is None:  # our Pearson r equals CorrelationDecoder.transform
             import nibabel as nib
 

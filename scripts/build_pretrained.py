@@ -48,7 +48,7 @@ SEED = 0
 SPACE_PLUGINS = {"mni-parcels": "mni-parcels", "schaefer400-tian": "atlas"}
 #: Settings of the shipped bundle (chosen on validation by benchmarks/bench_retrieval.py)
 DEFAULTS = {
-    "neurosynth": "none",
+    "neurosynth": "add",
     "space": "mni-parcels",
     "n_epochs": 50,
     "learning_rate": 5e-4,

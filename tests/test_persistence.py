@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
 import pytest
 
 from brainlm_decode import persistence
-from brainlm_decode._io import atomic_write, atomic_write_text
+from brainlm_decode._io import atomic_write, atomic_write_text, sha256_file
 
 FORMAT = "brainlm_decode.test"
 
@@ -177,10 +178,29 @@ def test_packaged_bundle_reads_through_the_layer():
         folder, format_name=FORMAT, supported=FORMAT_VERSION, what="decoder"
     )
     assert config["params"]["image_space"] == "mni-parcels"
-    # its image space names a class path (written before plugin names): mapped
+    # the rebuilt bundle names its image space by plugin name
     space_config = json.loads((folder / "image_space" / "space.json").read_text())
-    assert "class" in space_config and "plugin" not in space_config
+    assert space_config["plugin"] == "mni-parcels" and "class" not in space_config
     space = ImageSpace.load(folder / "image_space", _verified=True)
+    assert type(space) is MNIParcelSpace
+
+
+def test_space_saved_with_a_class_path_loads_by_its_plugin(tmp_path):
+    """Files written before plugin names held the built-in's import path: mapped."""
+    from brainlm_decode.decode.persistence import resolve_pretrained
+    from brainlm_decode.imaging.spaces import ImageSpace, MNIParcelSpace
+
+    folder = tmp_path / "image_space"
+    shutil.copytree(resolve_pretrained(None) / "image_space", folder)
+    path = folder / "space.json"
+    config = json.loads(path.read_text())
+    del config["plugin"], config["format"]
+    config["class"] = "brainlm_decode.imaging.spaces:MNIParcelSpace"
+    path.write_text(json.dumps(config))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["space.json"] = sha256_file(path)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    space = ImageSpace.load(folder)
     assert type(space) is MNIParcelSpace
 
 

@@ -1,12 +1,14 @@
 """The former name ``max_epochs`` of CLIPDecoder's ``n_epochs`` works for one release.
 
 ``n_epochs`` as in the tokenizer and the LM estimators; decoders saved under the
-former name (such as the packaged bundle) load unchanged.
+former name (such as the packaged bundle before its Neurosynth rebuild) load
+unchanged.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 
 import numpy as np
@@ -14,6 +16,7 @@ import pytest
 from sklearn.base import clone
 
 from brainlm_decode import CLIPDecoder
+from brainlm_decode._io import sha256_file
 from brainlm_decode.decode.persistence import resolve_pretrained
 
 
@@ -45,12 +48,35 @@ def _fit(decoder: CLIPDecoder, bundle) -> CLIPDecoder:
     )
 
 
-def test_packaged_bundle_saved_as_max_epochs_loads_as_n_epochs(bundle):
+def _as_saved_before_the_rename(folder):
+    """Rewrite a saved decoder's config as the former releases saved it."""
+    path = folder / "config.json"
+    config = json.loads(path.read_text())
+    config["params"]["max_epochs"] = config["params"].pop("n_epochs")
+    path.write_text(json.dumps(config, indent=1))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["config.json"] = sha256_file(path)
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return config
+
+
+def test_packaged_bundle_uses_the_new_name_and_loads_silently(bundle):
     config = json.loads((resolve_pretrained(None) / "config.json").read_text())
-    assert "max_epochs" in config["params"]  # the bundle predates the rename
+    assert "max_epochs" not in config["params"]  # rebuilt after the rename
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)
         loaded = CLIPDecoder.from_pretrained()
+    assert loaded.get_params()["n_epochs"] == config["params"]["n_epochs"]
+
+
+def test_bundle_saved_as_max_epochs_loads_as_n_epochs(tmp_path):
+    folder = tmp_path / "old-bundle"
+    shutil.copytree(resolve_pretrained(None), folder)
+    config = _as_saved_before_the_rename(folder)
+    assert "max_epochs" in config["params"] and "n_epochs" not in config["params"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        loaded = CLIPDecoder.from_pretrained(folder)
     params = loaded.get_params()
     assert params["n_epochs"] == config["params"]["max_epochs"]
     assert params["max_epochs"] == "deprecated"
