@@ -67,12 +67,12 @@ def fast_embedding(img: Any, decoder: Any) -> np.ndarray | None:
     if values is None:
         return None
     values, peak = values
-    from brainlm_decode.imaging.maps import _safe_scale, clean_values
+    from brainlm_decode.imaging.maps import clean_values, safe_scale
 
     percentile = decoder.percentile
     try:
         values = clean_values(
-            _safe_scale(values, peak),
+            safe_scale(values, peak),
             tail=decoder.tail,
             flip_sign=bool(decoder.flip_sign),
             percentile=None if percentile is None else float(percentile),

@@ -152,7 +152,7 @@ def prepare_map(
             stacklevel=user_stacklevel(),
         )
         data = np.where(finite, data, 0.0)
-    data = _safe_scale(data)
+    data = safe_scale(data)
     mask = _mask_for(mask_img, source)
     if mask is not None:
         data = np.where(mask, data, 0.0)
@@ -219,12 +219,25 @@ def clean_values(
     return data
 
 
-def _safe_scale(data: np.ndarray, peak: float | None = None) -> np.ndarray:
+def safe_scale(data: np.ndarray, peak: float | None = None) -> np.ndarray:
     """Rescale to a maximum magnitude of 1 when float32 cannot hold the map.
 
     Decoding is invariant to the scale of a map; a map beyond 1e30 (or with all
-    magnitudes below 1e-30) would overflow or underflow in float32. ``peak`` is
-    the largest magnitude when already known (of the whole map).
+    magnitudes below 1e-30) would overflow or underflow in float32.
+
+    Parameters
+    ----------
+    data : ndarray
+        The map's values (a volume, or the mask voxels of one).
+    peak : float or None, default=None
+        The largest magnitude of the whole map when already known (the decoder's
+        fast path passes it with the mask voxels only); computed from ``data``
+        otherwise.
+
+    Returns
+    -------
+    ndarray
+        ``data``, divided by ``peak`` when float32 could not hold it.
     """
     peak = float(np.abs(data).max()) if peak is None else float(peak)
     if peak > 1e30 or 0 < peak < 1e-30:
