@@ -24,7 +24,8 @@ the number of foci.
 
 Levers (chosen on VALIDATION only: 20 % of each training split's groups, same
 stratification): prior uniform vs corpus, task text (name only / definition only
-/ both), pretrained + fitted ensemble, and a supervised logistic head on the
+/ both / both plus the names of the concepts the task measures / a title-style
+"An fMRI study of the <task>" prompt), pretrained + fitted ensemble, and a supervised logistic head on the
 pretrained CLIP image embedding fitted on the training part. The lever with the
 best validation balanced accuracy is then reported on the test splits.
 
@@ -388,6 +389,17 @@ def main(argv: list[str] | None = None) -> int:
     names = encoder.encode(list(table["name"]))
     defs = encoder.encode(list(table["definition"]))
     unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)  # noqa: E731
+    # the concepts each task measures, as text (the task's name where it has none)
+    links = atlas.task_concept_matrix.tocsr()
+    concept_names = np.asarray(atlas.concept_names)
+    measured = [
+        "measures " + ", ".join(concept_names[links.indices[a:b]]) if b > a else name
+        for name, a, b in zip(
+            table["name"], links.indptr[:-1], links.indptr[1:], strict=True
+        )
+    ]
+    concepts = encoder.encode(measured)
+    titles = encoder.encode([f"An fMRI study of the {n}" for n in table["name"]])
     ctx = {
         "data": data,
         "feats": feats,
@@ -397,6 +409,12 @@ def main(argv: list[str] | None = None) -> int:
         "vocab_variants": {
             "name only, uniform": unit(names).astype(np.float32),
             "definition only, uniform": unit(defs).astype(np.float32),
+            "name + definition + measured concepts, uniform": unit(
+                unit(names) + unit(defs) + unit(concepts)
+            ).astype(np.float32),
+            "title-style name ('An fMRI study of the ...'), uniform": unit(
+                titles
+            ).astype(np.float32),
         },
     }
     y, groups = data["y"], data["groups"]
