@@ -10,6 +10,11 @@ seeds, and scored by Recall@10 of the true text among the 1,000 validation texts
 The variant with the best mean validation Recall@10 is chosen, and only then are the
 baseline and the chosen variant scored on the test split, in the same run.
 
+``peak-aug3`` variants add three augmented copies of each NeuroQuery training
+study (peaks dropped with probability 0.2, one always kept, the others jittered by
+2 mm per axis; same text, same group so that copies never straddle the early-stopping
+split).
+
 Text and image embeddings are cached (``--cache-dir``), so variants and reruns do not
 recompute them. Needs ``../shared/data``.
 
@@ -49,6 +54,7 @@ class Variant:
     nq_text: str = "base"  # "base" (builder) or "rich" (title + keywords + terms)
     space: str = "mni-parcels"  # or "schaefer400-tian"
     train: dict = field(default_factory=dict)  # extra train_clip arguments
+    augment: int = 0  # augmented copies of each NeuroQuery training study's peaks
 
 
 VARIANTS = {
@@ -61,6 +67,8 @@ VARIANTS = {
         Variant("schaefer", space="schaefer400-tian"),
         Variant("ns-merge-schaefer", neurosynth="merge", space="schaefer400-tian"),
         Variant("lr1e-4", train={"learning_rate": 1e-4}),
+        Variant("peak-aug3", augment=3),
+        Variant("ns-add-peak-aug3", neurosynth="add", augment=3),
         Variant("lr2e-4", train={"learning_rate": 2e-4}),
         Variant("dropout07", train={"dropout": 0.7}),
         Variant("dim256", train={"embed_dim": 256}),
@@ -149,6 +157,29 @@ def cached_images(
     return emb
 
 
+def augmented_coordinates(
+    coords: pd.DataFrame,
+    ids: list[str],
+    copy: int,
+    drop: float = 0.2,
+    jitter: float = 2.0,
+) -> tuple[pd.DataFrame, list[str]]:
+    """Copy ``copy`` of the peaks of ``ids``: each peak dropped with probability
+    ``drop`` (at least one kept per study) and the others moved by isotropic
+    Gaussian noise of ``jitter`` mm per axis; ids get a ``__aug<copy>`` suffix."""
+    rng = np.random.RandomState(1000 + copy)
+    sub = coords[coords["id"].isin(set(ids))].reset_index(drop=True)
+    keep = rng.uniform(size=len(sub)) >= drop
+    first = ~sub["id"].duplicated()  # one peak per study is always kept
+    sub = sub[keep | first.to_numpy()].copy()
+    sub[["x", "y", "z"]] = sub[["x", "y", "z"]].to_numpy() + rng.normal(
+        0.0, jitter, size=(len(sub), 3)
+    )
+    suffix = f"__aug{copy}"
+    sub["id"] = sub["id"] + suffix
+    return sub, [i + suffix for i in ids]
+
+
 # ------------------------------------------------------------------------- data
 
 
@@ -198,6 +229,21 @@ class Data:
         ids = np.asarray(self.nq_ids)
         train = self.train[np.abs(image[self.train]).sum(axis=1) > 0]  # peaks in space
         text_tr, image_tr, ids_tr = text[train], image[train], ids[train]
+        if variant.augment:
+            # copies keep the study id as group: never split across train / val
+            train_ids = list(ids[train])
+            copies = [image_tr]
+            for k in range(variant.augment):
+                aug, aug_ids = augmented_coordinates(self.nq_coords, train_ids, k)
+                copies.append(
+                    cached_images(
+                        self.cache, variant.space, f"nq_train_aug{k}", aug, aug_ids
+                    )
+                )
+            n = variant.augment + 1
+            text_tr = np.concatenate([text_tr] * n)
+            image_tr = np.concatenate(copies)
+            ids_tr = np.concatenate([ids_tr] * n)
         if variant.neurosynth == "none":
             return text_tr, image_tr, ids_tr
         studies, _ = self.ns
