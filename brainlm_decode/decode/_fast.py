@@ -56,8 +56,13 @@ def fast_embedding(img: Any, decoder: Any) -> np.ndarray | None:
     low, high = float(data.min()), float(data.max())
     if not (np.isfinite(low) and np.isfinite(high)):
         return None  # NaN or inf: the reference path warns and replaces them
-    if not _has_tail(low, high, decoder.tail, decoder.flip_sign):
-        return None
+    if decoder.tail in ("positive", "negative"):
+        from brainlm_decode.decode._inputs import keeps_positive
+
+        if not (
+            high > 0 if keeps_positive(decoder.tail, decoder.flip_sign) else low < 0
+        ):
+            return None  # no value of the kept sign: the reference path raises
     space = decoder.image_space_
     from brainlm_decode.imaging.coverage import coverage_is_clean
 
@@ -84,15 +89,6 @@ def fast_embedding(img: Any, decoder: Any) -> np.ndarray | None:
     # prepare_map returns float32; transform_imgs reads it back as float64
     values = values.astype(np.float32).astype(np.float64)
     return space.projector_.project(values[None, :]).astype(np.float32)
-
-
-def _has_tail(low: float, high: float, tail: str, flip_sign: Any) -> bool:
-    """Whether the kept tail exists (the reference path raises otherwise)."""
-    if tail not in ("positive", "negative"):
-        return True
-    if (tail == "positive") != bool(flip_sign):
-        return high > 0
-    return low < 0
 
 
 def _mask_values(

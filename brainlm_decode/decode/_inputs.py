@@ -126,12 +126,18 @@ def on_grid(img: Any, space: Any, tail: Any = None, flip_sign: Any = False) -> A
     return space.resample_to_grid(loaded, mask_only=True)
 
 
+def keeps_positive(tail: str, flip_sign: Any) -> bool:
+    """Whether ``tail`` (``"positive"`` or ``"negative"``) keeps the map's
+    positive values, once ``flip_sign`` is applied."""
+    return (tail == "positive") != bool(flip_sign)
+
+
 def _has_tail(img: Any, tail: str, flip_sign: Any) -> bool:
     """Whether the map has a value of the kept sign (one pass, NaN ignored)."""
     data = np.asanyarray(img.dataobj)
     with warnings.catch_warnings(), np.errstate(invalid="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN map
-        if (tail == "positive") != bool(flip_sign):
+        if keeps_positive(tail, flip_sign):
             return bool(np.nanmax(data) > 0)
         return bool(np.nanmin(data) < 0)
 

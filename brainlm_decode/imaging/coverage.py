@@ -126,11 +126,10 @@ def _view_and_poolers(
     view = _mask_on_map_grid(mask, axes)
     if transposed:
         view, axes = view.T, axes[::-1]
-    spans = [np.flatnonzero(view.any(axis=other)) for other in ((1, 2), (0, 2), (0, 1))]
-    box = tuple(
-        slice(int(span[0]), int(span[-1]) + 1) if span.size else slice(0, 0)
-        for span in spans
-    )
+    from brainlm_decode.imaging.resampling import bounding_box
+
+    # an empty view (the mask is outside the map's field of view): an empty box
+    box = bounding_box(view) or (slice(0, 0),) * 3
     cropped = [(index[rows], None) for (index, _), rows in zip(axes, box, strict=True)]
     return box, np.ascontiguousarray(view[box]), _poolers(cropped)
 

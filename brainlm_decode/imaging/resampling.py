@@ -30,8 +30,22 @@ __all__ = ["GridResampler", "is_separable", "voxel_mapping"]
 #: Largest number of input voxels per output voxel for the one-sparse-matrix form.
 MAX_SPARSE_SUPPORT = 8
 
-#: For each axis, the two others (to find the extent of a mask along it).
-_OTHER_AXES = ((1, 2), (0, 2), (0, 1))
+
+def bounding_box(mask: np.ndarray) -> tuple[slice, ...] | None:
+    """Slices of the smallest box holding every True voxel of a 3D ``mask``.
+
+    Parameters
+    ----------
+    mask : ndarray of bool, 3D
+
+    Returns
+    -------
+    tuple of 3 slices, or None when ``mask`` has no True voxel
+    """
+    spans = [np.flatnonzero(mask.any(axis=other)) for other in ((1, 2), (0, 2), (0, 1))]
+    if not all(span.size for span in spans):
+        return None
+    return tuple(slice(int(s[0]), int(s[-1]) + 1) for s in spans)
 
 
 def voxel_mapping(source_affine: Any, target_affine: Any) -> np.ndarray:
@@ -208,9 +222,7 @@ class GridResampler:
         if target_mask is not None:
             mask = np.asarray(target_mask, dtype=bool)
             self._rows = np.flatnonzero(mask)
-            spans = [np.flatnonzero(mask.any(axis=other)) for other in _OTHER_AXES]
-            if all(span.size for span in spans):
-                box = tuple(slice(int(s[0]), int(s[-1]) + 1) for s in spans)
+            box = bounding_box(mask) or box
             # the mask voxels, as C-order offsets inside the box
             self._box_rows = np.flatnonzero(mask[box])
         self._box = box
