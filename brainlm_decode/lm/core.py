@@ -577,7 +577,8 @@ class FMRILMBase(BaseBrainLMEstimator):
 
     def save_adapter(self, path: str | os.PathLike, *, overwrite: bool = False) -> Any:
         """Save what training changed: the LoRA adapter (or the whole LM with
-        ``lora=False``), the fMRI input module and head, and the targets.
+        ``lora=False``), the fMRI input module and head, the targets, and the
+        probes of ``head="probe"`` (which read the LM as Stage 2 left it).
 
         The tokenizer and descriptors are saved by their own ``save`` methods;
         the backbone's weights are not copied. Written atomically.

@@ -8,6 +8,11 @@ An adapter folder holds
 - ``fmri_modules.safetensors``: the fMRI input module and fMRI head;
 - ``config.json``: format version, backbone id, token layout, targets, classes,
   answers, LoRA settings, and the regressor's bins and probe (``probe.npz``);
+- ``probes.npz``: the logistic probes of a ``head="probe"`` classifier (scaler
+  statistics, coefficients, intercepts, one set per target; plain arrays, no
+  pickle), with their classes and ``C`` in ``config.json``. With
+  ``pretrain_epochs > 0`` the adapter holds the Stage 2 weights the probes
+  read; without, the LoRA adapter is at its initialisation (the LM unchanged);
 - ``manifest.json``: the SHA-256 of every file.
 
 The backbone's own weights, the tokenizer and the descriptors are not copied:
@@ -31,6 +36,7 @@ __all__ = ["load_adapter", "save_adapter"]
 FORMAT_NAME = "brainlm_decode.fmri_lm_adapter"
 FORMAT_VERSION = 1
 _MODULES = "fmri_modules.safetensors"
+_PROBES = "probes.npz"
 
 
 def _jsonable(values: Any) -> list[Any]:
@@ -95,12 +101,7 @@ def save_adapter(
     from safetensors.torch import save_file
 
     estimator._check_fitted()
-    if getattr(estimator, "probes_", None):
-        raise ValueError(
-            f"{type(estimator).__name__}(head='probe') keeps the LM frozen: there "
-            "is no adapter to save, and saving the probes is not supported yet. "
-            "Refit from the same tokenizer and backbone, or use head='answer'."
-        )
+    probes = getattr(estimator, "probes_", None) or {}
     model = estimator.model_
     modules = {
         **{f"input_module.{k}": v for k, v in model.input_module.state_dict().items()},
@@ -116,7 +117,10 @@ def save_adapter(
         save_file(modules, str(folder / _MODULES), metadata={"format": "pt"})
         if hasattr(estimator, "probe_"):
             _save_probe(estimator.probe_, folder / "probe.npz")
-        return _fitted_config(estimator)
+        config = _fitted_config(estimator)
+        if probes:
+            config["probes"] = _save_probes(probes, folder / _PROBES)
+        return config
 
     return persistence.save_folder(
         path,
@@ -209,6 +213,14 @@ def load_adapter(estimator: Any, path: str | os.PathLike) -> Any:
     estimator.tokenizer_ = estimator.tokenizer
     _check_tokenizer(estimator, config["tokenizer"])
     estimator.descriptors_ = estimator.descriptors
+    saved_head = "probe" if "probes" in config else "answer"
+    if "regression" not in config and getattr(estimator, "head", None) != saved_head:
+        raise ValueError(
+            f"The adapter at {str(folder)!r} was saved from a head={saved_head!r} "
+            f"{config.get('estimator', 'estimator')}; this estimator has "
+            f"head={getattr(estimator, 'head', None)!r}. Load it into one with "
+            f"head={saved_head!r}."
+        )
     estimator._restore_layout(TokenLayout.from_dict(config["layout"]))
     accelerator = make_accelerator(
         estimator.device, owner=f"{type(estimator).__name__}.load_adapter"
@@ -240,6 +252,55 @@ def _restore_targets(estimator: Any, folder: Path, config: dict[str, Any]) -> No
         estimator.probe_ = _load_probe(folder / "probe.npz")
     elif classes:
         estimator.classes_ = classes[0] if len(classes) == 1 else classes
+    if "probes" in config:
+        estimator.probes_ = _load_probes(config["probes"], folder / _PROBES)
+
+
+def _save_probes(probes: dict[str, Any], path: Path) -> list[dict[str, Any]]:
+    """The classifier's logistic probes as plain arrays; their JSON settings."""
+    arrays: dict[str, np.ndarray] = {}
+    settings = []
+    for i, (name, probe) in enumerate(probes.items()):
+        scaler, model = probe[0], probe[-1]
+        model = getattr(model, "best_estimator_", model)  # C chosen by inner CV
+        arrays[f"{i}_mean"] = scaler.mean_
+        arrays[f"{i}_scale"] = scaler.scale_
+        arrays[f"{i}_coef"] = model.coef_
+        arrays[f"{i}_intercept"] = model.intercept_
+        settings.append(
+            {
+                "target": name,
+                "classes": _jsonable(model.classes_),
+                "C": float(model.C),
+                "class_weight": model.class_weight,
+            }
+        )
+    np.savez(path, **arrays)
+    return settings
+
+
+def _load_probes(settings: list[dict[str, Any]], path: Path) -> dict[str, Any]:
+    """Fitted StandardScaler + LogisticRegression pipelines from ``probes.npz``."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    probes = {}
+    with np.load(path) as data:
+        for i, entry in enumerate(settings):
+            scaler = StandardScaler()
+            scaler.mean_, scaler.scale_ = data[f"{i}_mean"], data[f"{i}_scale"]
+            scaler.var_ = scaler.scale_**2
+            scaler.n_features_in_ = int(scaler.mean_.shape[0])
+            scaler.n_samples_seen_ = 0
+            model = LogisticRegression(
+                C=entry["C"], class_weight=entry["class_weight"], max_iter=2000
+            )
+            model.coef_, model.intercept_ = data[f"{i}_coef"], data[f"{i}_intercept"]
+            model.classes_ = np.asarray(entry["classes"])
+            model.n_features_in_ = scaler.n_features_in_
+            probes[entry["target"]] = make_pipeline(scaler, model)
+    return probes
 
 
 def _save_probe(probe: Any, path: Path) -> None:

@@ -451,7 +451,7 @@ def test_balanced_class_weight_lifts_the_rare_class(
         )
 
 
-def test_probe_head_frozen_backbone(tiny_causal_lm_dir, tokenizer, cohort):
+def test_probe_head_frozen_backbone(tiny_causal_lm_dir, tokenizer, cohort, tmp_path):
     from sklearn.metrics import roc_auc_score
 
     y = cohort.phenotypes["diagnosis"].to_numpy()
@@ -464,8 +464,19 @@ def test_probe_head_frozen_backbone(tiny_causal_lm_dir, tokenizer, cohort):
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
     assert roc_auc_score(y[TEST] == "patient", proba[:, 1]) > 0.8
     assert set(clf.predict(_split(cohort, TEST))) <= {"control", "patient"}
-    with pytest.raises(ValueError, match="no adapter to save"):
-        clf.save_adapter("unused")
+    # the fitted probes are saved with the adapter and predict the same after load
+    folder = clf.save_adapter(tmp_path / "probe")
+    assert (folder / "probes.npz").is_file()
+    loaded = make_clf(tiny_causal_lm_dir, tokenizer, cohort, head="probe")
+    loaded.load_adapter(folder)
+    np.testing.assert_allclose(
+        loaded.predict_proba(_split(cohort, TEST)), proba, atol=1e-6
+    )
+    assert list(loaded.classes_) == list(clf.classes_)
+    with pytest.raises(ValueError, match="saved from a head='probe'"):
+        make_clf(tiny_causal_lm_dir, tokenizer, cohort, head="answer").load_adapter(
+            folder
+        )
     assert FMRILMClassifier().head == "probe"  # the default
     assert FMRILMClassifier().class_weight == "balanced"
 
