@@ -275,7 +275,12 @@ def _print_tables(results: dict[str, Any], levels: Sequence[str], top: int) -> N
         if level != "task" and table[column].round(4).duplicated().any():
             print(
                 f"  (equal values: these {level}s are linked to the same tasks, so "
-                "their noisy-OR probabilities are equal)"
+                "their noisy-OR probabilities are equal"
+                + (
+                    " and their own text does not separate them)"
+                    if level == "concept"
+                    else ")"
+                )
             )
 
 

@@ -265,6 +265,45 @@ def write_ontology_metadata(folder: Path) -> None:
     print(f"ontology metadata written to {folder / 'ontology.json'}")
 
 
+def add_concept_embeddings(folder: Path) -> None:
+    """Give an existing bundle its concept embeddings (what a rebuild computes).
+
+    The concepts' names and definitions come from the Cognitive Atlas export in
+    ``../shared`` (the bundle ships names only), embedded as the tasks are
+    (``alpha`` mix through the text encoder, then the CLIP text tower). Only
+    ``arrays.safetensors``, the ``concept_text_weight`` of ``config.json`` and
+    the manifest change; the other files stay byte for byte.
+    """
+    from safetensors.numpy import load_file, save_file
+
+    from brainlm_decode._io import atomic_write, atomic_write_text, sha256_file
+    from brainlm_decode.decode.decoder import CLIPDecoder
+    from brainlm_decode.decode.persistence import load_decoder
+    from brainlm_decode.ontology import load_cognitive_atlas_dump
+
+    decoder = load_decoder(CLIPDecoder, folder)
+    atlas = load_cognitive_atlas_dump(SHARED / "cognitive_atlas")
+    if list(atlas.concept_ids) != list(decoder.ontology_.concept_ids):
+        raise SystemExit("The export's concepts differ from the bundle's.")
+    vocab = decoder.embed_vocabulary(atlas, level="concept")
+    arrays = load_file(str(folder / "arrays.safetensors"))
+    arrays["concept_embeddings"] = np.ascontiguousarray(
+        decoder._encode_text(vocab), dtype=np.float32
+    )
+    atomic_write(folder / "arrays.safetensors", lambda tmp: save_file(arrays, tmp))
+    config = json.loads((folder / "config.json").read_text())
+    config["params"]["concept_text_weight"] = CLIPDecoder().concept_text_weight
+    atomic_write_text(
+        folder / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n"
+    )
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for name in ("arrays.safetensors", "config.json"):
+        manifest["files"][name] = sha256_file(folder / name)
+    atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=1) + "\n")
+    load_decoder(CLIPDecoder, folder)  # the manifest checks out
+    print(f"concept embeddings ({len(vocab)} concepts) added to {folder}")
+
+
 def parse_args() -> argparse.Namespace:
     """Command-line options; the defaults build the shipped bundle."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -294,6 +333,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--dropout", type=float, default=DEFAULTS["dropout"])
     parser.add_argument("--embed-dim", type=int, default=DEFAULTS["embed_dim"])
     parser.add_argument(
+        "--concepts-only",
+        action="store_true",
+        help="only add the concept embeddings (name + definition of each Cognitive "
+        "Atlas concept through the bundle's text tower) to the bundle at --out",
+    )
+    parser.add_argument(
         "--metadata-only",
         action="store_true",
         help="only (re)write the ontology provenance of the bundle at --out",
@@ -311,6 +356,9 @@ def main() -> None:
     args = parse_args()
     if args.metadata_only:
         write_ontology_metadata(Path(args.out))
+        return
+    if args.concepts_only:
+        add_concept_embeddings(Path(args.out))
         return
     if not SHARED.is_dir():
         raise SystemExit(f"The shared data folder {SHARED} is missing.")

@@ -2,7 +2,7 @@
 
 :class:`CLIPDecoder` is the estimator; the arithmetic it uses is available as pure
 functions (:func:`task_likelihood`, :func:`corpus_prior`, :func:`task_posterior`,
-:func:`noisy_or`).
+:func:`noisy_or`, :func:`concept_mixture`).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from brainlm_decode._lazy import attach
 
 _LAZY = {
+    "concept_mixture": "brainlm_decode.decode.posterior",
     "corpus_prior": "brainlm_decode.decode.posterior",
     "noisy_or": "brainlm_decode.decode.posterior",
     "softmax": "brainlm_decode.decode.posterior",

@@ -38,14 +38,15 @@ from brainlm_decode.decode._inputs import (
     resolve_plugin,
     result_table,
     study_inputs,
-    unit_rows,
 )
 from brainlm_decode.decode.posterior import (
+    concept_mixture,
     corpus_prior,
     noisy_or,
     task_likelihood,
     task_posterior,
 )
+from brainlm_decode.decode.vocabulary import embed_terms, fit_vocabularies
 
 
 @fill_doc
@@ -63,7 +64,8 @@ class CLIPDecoder(BaseBrainLMEstimator):
     ``transform`` projects a brain map on the same image space and returns, per
     task, the likelihood ``P(A|T)`` (softmax over tasks of the scaled cosine, with
     the temperature learned in training), the prior ``P(T)`` and the posterior
-    ``P(T|A)``; concepts and domains follow by noisy-OR.
+    ``P(T|A)``; concepts follow by noisy-OR mixed with each concept's own text
+    (``concept_text_weight``) and domains by noisy-OR.
 
     Parameters
     ----------
@@ -90,6 +92,16 @@ class CLIPDecoder(BaseBrainLMEstimator):
     prior : {"corpus", "uniform"}, default="corpus"
         ``"corpus"``: mean over training documents of the softmax over tasks of the
         document-task similarity. ``"uniform"``: posterior equals likelihood.
+    concept_text_weight : float, default=0.75
+        Concept score = ``w * P_text(C|A) + (1 - w) * noisy-OR(C|A)`` scaled to a
+        distribution over concepts (:func:`~brainlm_decode.decode.concept_mixture`):
+        ``P_text`` is the softmax over concepts of the scaled cosine between the
+        map and the concept's own name + definition, so that a task linked to
+        many concepts does not lift them all. ``0``: noisy-OR probabilities only
+        (the previous behaviour; also used when the decoder has no concept
+        embeddings). 0.75 was chosen on held-out validation studies
+        (``benchmarks/bench_concept_scores.py``). Domains stay the noisy-OR of
+        the noisy-OR concept probabilities.
     embed_dim : int, default=512
         Width of the shared CLIP space.
     learning_rate : float, default=5e-4
@@ -140,6 +152,9 @@ class CLIPDecoder(BaseBrainLMEstimator):
         licence and attribution of the shipped snapshot.
     task_embeddings_ : ndarray of shape (n_tasks, embed_dim)
         Unit-norm task embeddings in the CLIP space.
+    concept_embeddings_ : ndarray of shape (n_concepts, embed_dim) or None
+        Unit-norm concept embeddings in the CLIP space (``None`` when fitted
+        from given task embeddings only, or saved by an earlier version).
     prior_ : ndarray of shape (n_tasks,)
         ``P(T)``.
     n_studies_ : int
@@ -173,6 +188,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         ],
         "alpha": [Interval(float, 0, 1)],
         "prior": [Options("corpus", "uniform")],
+        "concept_text_weight": [Interval(float, 0, 1, closed="both")],
         "embed_dim": [Interval(int, 1, None)],
         "learning_rate": [Interval(float, 0, None, closed="neither")],
         "weight_decay": [Interval(float, 0, None)],
@@ -195,6 +211,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         text_source: str | Sequence[str] = ("title", "abstract"),
         alpha: float = 0.5,
         prior: str = "corpus",
+        concept_text_weight: float = 0.75,
         embed_dim: int = 512,
         learning_rate: float = 5e-4,
         weight_decay: float = 0.1,
@@ -218,6 +235,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         self.text_source = text_source
         self.alpha = alpha
         self.prior = prior
+        self.concept_text_weight = concept_text_weight
         self.embed_dim = embed_dim
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
@@ -305,6 +323,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         *,
         groups: Any = None,
         vocabulary_embeddings: Any = None,
+        concept_vocabulary_embeddings: Any = None,
         image_space: Any = None,
     ) -> CLIPDecoder:
         """Train from precomputed text and image embeddings.
@@ -319,7 +338,13 @@ class CLIPDecoder(BaseBrainLMEstimator):
             Study ids; validation never splits a group.
         vocabulary_embeddings : array-like of shape (n_tasks, text_dim) or None
             Text-encoder embeddings of the ontology tasks (already mixed by
-            ``alpha``); ``None`` computes them with ``text_encoder``.
+            ``alpha``); ``None`` computes them, and those of the concepts, with
+            ``text_encoder``.
+        concept_vocabulary_embeddings : array-like of shape (n_concepts, \
+                text_dim) or None
+            The same for the ontology concepts. ``None`` with given
+            ``vocabulary_embeddings``: no concept embeddings, concepts are
+            scored by noisy-OR only.
         image_space : ImageSpace or None, default=None
             Fitted image space the image embeddings come from (needed by
             ``transform``); ``None`` fits ``self.image_space``.
@@ -337,6 +362,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
             image_embeddings,
             groups=groups,
             vocabulary_embeddings=vocabulary_embeddings,
+            concept_vocabulary_embeddings=concept_vocabulary_embeddings,
             image_space=space,
             ontology=ontology,
         )
@@ -350,6 +376,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         image_space,
         ontology,
         vocabulary_embeddings=None,
+        concept_vocabulary_embeddings=None,
     ) -> CLIPDecoder:
         from brainlm_decode.clip.train import train_clip
 
@@ -361,15 +388,13 @@ class CLIPDecoder(BaseBrainLMEstimator):
                 "The 'image_embeddings' argument must have one column per region of "
                 f"the image space ({n_regions}). Got shape {image_emb.shape} instead."
             )
-        if vocabulary_embeddings is None:
-            vocabulary_embeddings = self.embed_vocabulary(ontology)
-        vocab = np.asarray(vocabulary_embeddings, dtype=np.float32)
-        if vocab.shape != (ontology.n_tasks, text_emb.shape[1]):
-            raise ValueError(
-                "The 'vocabulary_embeddings' argument must have shape "
-                f"{(ontology.n_tasks, text_emb.shape[1])} (tasks x text_dim). Got "
-                f"{vocab.shape} instead."
-            )
+        vocab, concept_vocab = fit_vocabularies(
+            self,
+            ontology,
+            vocabulary_embeddings,
+            concept_vocabulary_embeddings,
+            text_emb.shape[1],
+        )
         model, history = train_clip(
             text_emb,
             image_emb,
@@ -392,6 +417,9 @@ class CLIPDecoder(BaseBrainLMEstimator):
         self.ontology_ = ontology
         self.vocabulary_embeddings_ = vocab
         self.task_embeddings_ = self._encode_text(vocab)
+        self.concept_embeddings_ = (
+            None if concept_vocab is None else self._encode_text(concept_vocab)
+        )
         self.logit_scale_ = float(self.model_.scale)
         if self.prior == "corpus":
             docs = self._encode_text(text_emb)
@@ -404,29 +432,25 @@ class CLIPDecoder(BaseBrainLMEstimator):
         self.n_features_in_ = int(image_emb.shape[1])
         return self
 
-    def embed_vocabulary(self, ontology: Any = None) -> np.ndarray:
-        """Text-encoder embeddings of the ontology tasks.
+    def embed_vocabulary(self, ontology: Any = None, level: str = "task") -> np.ndarray:
+        """Text-encoder embeddings of the ontology tasks (or concepts).
 
-        ``alpha * unit(emb(name)) + (1 - alpha) * unit(emb(definition))``; a task
+        ``alpha * unit(emb(name)) + (1 - alpha) * unit(emb(definition))``; a term
         without definition uses its name for both.
 
         Parameters
         ----------
         ontology : CognitiveAtlas or None, default=None
             ``None`` uses the ``ontology`` parameter.
+        level : {"task", "concept"}, default="task"
+            Terms to embed.
 
         Returns
         -------
-        ndarray of shape (n_tasks, text_dim)
+        ndarray of shape (n_tasks, text_dim) or (n_concepts, text_dim)
         """
         atlas = self._load_ontology() if ontology is None else ontology
-        vocab = atlas.vocabulary("task")
-        encoder = self._text_encoder()
-        names = unit_rows(encoder.encode(list(vocab["name"])))
-        definitions = unit_rows(encoder.encode(list(vocab["definition"])))
-        return (self.alpha * names + (1.0 - self.alpha) * definitions).astype(
-            np.float32
-        )
+        return embed_terms(self._text_encoder(), atlas, level, self.alpha)
 
     # ------------------------------------------------------------------ helpers
 
@@ -525,8 +549,10 @@ class CLIPDecoder(BaseBrainLMEstimator):
         -------
         dict
             ``similarity`` (cosine), ``likelihood``, ``posterior`` of shape
-            (n_maps, n_tasks); ``concept`` (n_maps, n_concepts) and ``domain``
-            (n_maps, n_domains) noisy-OR probabilities.
+            (n_maps, n_tasks); ``concept`` (n_maps, n_concepts) scores (see
+            ``concept_text_weight``), ``concept_noisy_or`` the noisy-OR
+            probabilities, and ``domain`` (n_maps, n_domains) noisy-OR
+            probabilities.
         """
         check_is_fitted(self, "model_")
         emb = np.asarray(image_embeddings, dtype=np.float32)
@@ -539,13 +565,19 @@ class CLIPDecoder(BaseBrainLMEstimator):
         scale = self.logit_scale_ / getattr(self, "temperature_", 1.0)
         likelihood = task_likelihood(scale * cosine)
         posterior = task_posterior(likelihood, self.prior_)
-        concept = noisy_or(posterior, self.ontology_.task_concept_matrix)
-        domain = noisy_or(concept, self.ontology_.concept_domain_matrix)
+        noisy = noisy_or(posterior, self.ontology_.task_concept_matrix)
+        domain = noisy_or(noisy, self.ontology_.concept_domain_matrix)
+        concept = noisy
+        concepts = getattr(self, "concept_embeddings_", None)
+        if self.concept_text_weight > 0 and concepts is not None:
+            text = task_likelihood(scale * (self._encode_image(emb) @ concepts.T))
+            concept = concept_mixture(noisy, text, self.concept_text_weight)
         return {
             "similarity": cosine,
             "likelihood": likelihood,
             "posterior": posterior,
             "concept": concept,
+            "concept_noisy_or": noisy,
             "domain": domain,
         }
 

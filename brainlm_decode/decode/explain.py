@@ -1,7 +1,9 @@
 """Per-term explanations: how much each region of a map adds to a term's score.
 
 The score of a term is what the decoder reports for it: the posterior ``P(T|A)`` of
-a task, the noisy-OR probability ``P(C|A)`` of a concept or ``P(D|A)`` of a domain.
+a task, the concept score (noisy-OR mixed with the concept's own text, see
+``CLIPDecoder(concept_text_weight=...)``) or the noisy-OR probability ``P(D|A)``
+of a domain.
 It is a smooth, non-linear function of the map's region values (the image tower
 is a residual MLP with LayerNorm), so no exact linear decomposition over parcels
 exists. :func:`explain_term` uses **integrated gradients** (Sundararajan et al.
@@ -17,7 +19,7 @@ exists. :func:`explain_term` uses **integrated gradients** (Sundararajan et al.
   computed with Gauss-Legendre quadrature in float64; by the gradient theorem
   they sum to ``S(u) - S(b)`` (completeness), which is checked: the number of
   nodes doubles until the sum matches within ``rtol``;
-- concepts and domains go through the same noisy-OR as
+- concepts and domains go through the same noisy-OR (and concept mixture) as
   :meth:`~brainlm_decode.CLIPDecoder.decode`, inside the differentiated function.
 
 Region names come from Harvard-Oxford (cortical and subcortical maximum
@@ -177,12 +179,23 @@ def _score_function(decoder: Any, level: str, index: int):
     prior = np.asarray(decoder.prior_, dtype=np.float64)
     with np.errstate(divide="ignore"):
         log_prior = torch.as_tensor(np.log(prior), dtype=torch.float64)
-    scale = float(decoder.logit_scale_)
+    scale = float(decoder.logit_scale_) / getattr(decoder, "temperature_", 1.0)
     weights = (
         None
         if level == "task"
         else torch.as_tensor(_task_weights(decoder.ontology_, level, index))
     )
+    concepts = getattr(decoder, "concept_embeddings_", None)
+    mix = float(decoder.concept_text_weight) if concepts is not None else 0.0
+    if level == "concept" and mix > 0:
+        # the mixture of CLIPDecoder.decode_embeddings: all concepts' noisy-OR
+        # (for the scaling) and the concepts' own text likelihood
+        links = sparse.csr_array(
+            decoder.ontology_.task_concept_matrix, dtype=np.float64, copy=True
+        )
+        links.data[:] = 1.0
+        weights = torch.as_tensor(links.toarray())
+        concepts = torch.as_tensor(np.asarray(concepts), dtype=torch.float64)
 
     def score(u: torch.Tensor) -> torch.Tensor:
         features = F.normalize(model.image_tower(u), dim=-1)
@@ -190,7 +203,12 @@ def _score_function(decoder: Any, level: str, index: int):
         if weights is None:
             return posterior[:, index]
         miss = torch.log1p(-posterior.clamp(max=1.0 - 1e-16))
-        return -torch.expm1(miss @ weights)
+        noisy = -torch.expm1(miss @ weights)
+        if weights.ndim == 1:
+            return noisy
+        text = torch.softmax(scale * features @ concepts.T, dim=-1)[:, index]
+        share = noisy[:, index] / noisy.sum(dim=-1).clamp(min=1e-300)
+        return mix * text + (1.0 - mix) * share
 
     return score
 

@@ -6,7 +6,8 @@ A saved decoder is a folder::
     clip/                 CLIP weights (safetensors) + model config
     image_space/          the fitted image space (NIfTI + JSON)
     ontology.json         the ontology (names, ids, links; definitions optional)
-    arrays.safetensors    task embeddings, prior, vocabulary embeddings
+    arrays.safetensors    task embeddings, prior, vocabulary embeddings (tasks and
+                          concepts)
     manifest.json         sha256 of every file (+ provenance and licences)
 
 Folders are written, checked and read by the one persistence layer
@@ -33,6 +34,8 @@ FORMAT = "brainlm_decode.CLIPDecoder"
 FORMAT_VERSION = 1
 DEFAULT_PRETRAINED = "niclip-neuroquery-minilm"
 _ARRAYS = ("task_embeddings_", "prior_", "vocabulary_embeddings_")
+#: Arrays saved when present (``None`` otherwise; absent in earlier versions' files).
+_OPTIONAL_ARRAYS = ("concept_embeddings_",)
 _SCALARS = ("logit_scale_", "n_studies_", "n_features_in_")
 
 #: Former parameter names -> current names. Files saved before a rename (such as
@@ -147,6 +150,9 @@ def save_decoder(
                 getattr(decoder, name), dtype=np.float32
             )
             for name in _ARRAYS
+            + tuple(
+                n for n in _OPTIONAL_ARRAYS if getattr(decoder, n, None) is not None
+            )
         }
         save_file(arrays, str(tmp / "arrays.safetensors"))
         return {
@@ -255,6 +261,9 @@ def load_decoder(cls: type, path: str | os.PathLike) -> Any:
     arrays = load_file(str(path / "arrays.safetensors"))
     for name in _ARRAYS:
         setattr(decoder, name, arrays[name.rstrip("_")].astype(np.float64))
+    for name in _OPTIONAL_ARRAYS:
+        value = arrays.get(name.rstrip("_"))
+        setattr(decoder, name, None if value is None else value.astype(np.float64))
     for name, value in config["fitted"].items():
         setattr(decoder, name, value)
     decoder.history_ = config.get("history", {})

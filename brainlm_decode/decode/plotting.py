@@ -93,7 +93,11 @@ def plot_decoding(
         ax.barh(range(len(table))[::-1], table[column].to_numpy(), color="#3b6ea5")
         ax.set_yticks(range(len(table))[::-1])
         ax.set_yticklabels([str(name)[:60] for name in table.index], fontsize=8)
-        label = "P(task | map)" if level == "task" else f"P({level} | map), noisy-OR"
+        label = {
+            "task": "P(task | map)",
+            "concept": "concept score (noisy-OR + concept text)",
+            "domain": "P(domain | map), noisy-OR",
+        }[level]
         ax.set_xlabel(label)
         ax.set_title(f"Top {len(table)} {level}s", loc="left", fontsize=10)
     if title:

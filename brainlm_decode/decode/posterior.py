@@ -12,7 +12,11 @@ Notation (NiCLIP, Peraza et al. 2025): ``A`` an activation map, ``T`` a task,
   document-task similarity (or uniform);
 - posterior ``P(T|A)`` proportional to ``P(A|T) P(T)``, normalised over tasks;
 - concepts and domains by noisy-OR: ``P(C|A) = 1 - prod_{t measures C} (1 - P(t|A))``
-  and ``P(D|A) = 1 - prod_{c in D} (1 - P(c|A))``.
+  and ``P(D|A) = 1 - prod_{c in D} (1 - P(c|A))``;
+- concept scores that one task's links cannot dominate (:func:`concept_mixture`):
+  ``w * P_text(C|A) + (1 - w) * P(C|A) / sum_C P(C|A)``, where ``P_text`` is the
+  softmax over concepts of the scaled cosine between the map and each concept's
+  own text embedding.
 """
 
 from __future__ import annotations
@@ -179,4 +183,52 @@ def noisy_or(
     # (n_maps, n_children) @ (n_children, n_parents); -inf * 0 never occurs in sparse
     total = np.asarray((links.T @ log_miss.T).T)
     out = -np.expm1(total)
+    return out[0] if squeeze else out
+
+
+def concept_mixture(
+    noisy: ArrayLike, text_likelihood: ArrayLike, weight: float
+) -> np.ndarray:
+    """Concept scores mixing the concepts' own text with the task noisy-OR.
+
+    ``weight * text + (1 - weight) * noisy / noisy.sum()`` per map: the noisy-OR
+    probabilities are scaled to sum to one over the concepts, so both parts are
+    distributions over concepts and so is the result. ``weight=0`` returns the
+    noisy-OR probabilities unscaled.
+
+    Parameters
+    ----------
+    noisy : array-like of shape (n_maps, n_concepts) or (n_concepts,)
+        Noisy-OR concept probabilities (:func:`noisy_or` of the task posterior).
+    text_likelihood : array-like, same shape
+        Softmax over concepts of the scaled map-concept cosine similarity.
+    weight : float
+        Weight of the concept text, in [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray, same shape
+
+    Examples
+    --------
+    >>> concept_mixture([0.9, 0.3], [0.2, 0.8], 0.5).round(3).tolist()
+    [0.475, 0.525]
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(
+            f"The 'weight' argument must lie in [0, 1]. Got {weight!r} instead."
+        )
+    probs, squeeze = _as_2d(noisy, "noisy")
+    text, _ = _as_2d(text_likelihood, "text_likelihood")
+    if text.shape != probs.shape:
+        raise ValueError(
+            f"The 'text_likelihood' argument must have the shape of 'noisy' "
+            f"{probs.shape}. Got {text.shape} instead."
+        )
+    if weight == 0.0:
+        out = probs
+    else:
+        total = probs.sum(axis=1, keepdims=True)
+        scaled = np.divide(probs, total, out=np.zeros_like(probs), where=total > 0)
+        out = weight * text + (1.0 - weight) * scaled
     return out[0] if squeeze else out

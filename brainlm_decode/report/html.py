@@ -28,6 +28,11 @@ from brainlm_decode._version import __version__
 __all__ = ["build_report", "model_checksum", "write_report"]
 
 _VALUE = {"task": "posterior", "concept": "probability", "domain": "probability"}
+_LABELS = {
+    "task": "P(task | map)",
+    "concept": "concept score (noisy-OR + concept text)",
+    "domain": "P(domain | map), noisy-OR",
+}
 _CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
@@ -119,7 +124,7 @@ def _level_section(table: pd.DataFrame, level: str, top: int) -> str:
     column = _VALUE[level]
     table = table.sort_values(column, ascending=False).head(top)
     extra = [c for c in ("p", "q", "p_value", "q_value") if c in table.columns]
-    label = "P(task | map)" if level == "task" else f"P({level} | map), noisy-OR"
+    label = _LABELS[level]
     chart = _svg_bars(table, column, f"Top {len(table)} {level}s: {label}")
     return (
         f'<div class="level" id="level-{level}">{chart}'
@@ -275,7 +280,8 @@ def build_report(
         f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{_esc(title)}</h1>"
         '<p class="muted">NiCLIP decoding with brainlm_decode: task posteriors '
-        "P(T|A), concept and domain probabilities by noisy-OR.</p>"
+        "P(T|A), concept scores (noisy-OR mixed with the concepts' own text) "
+        "and domain probabilities by noisy-OR.</p>"
         f"<h2>Input map</h2>{_viewer(loaded, threshold)}"
         f'<h2>Top terms</h2><div class="bars" id="results">{charts}</div>'
         '<h2>Why these terms: explanation maps</h2><p class="muted">Contribution '

@@ -116,15 +116,34 @@ def test_nimare_script_usage_decodes_the_planted_topic(fitted, motor_img):
 
 
 def test_levels_follow_noisy_or(fitted, motor_img):
+    from brainlm_decode.decode.posterior import concept_mixture, softmax
+
     results = fitted.decode(motor_img)
     tasks = results["task"].set_index("id")["posterior"]
     posterior = tasks.loc[list(fitted.ontology_.task_ids)].to_numpy()
     concepts = noisy_or(posterior, fitted.ontology_.task_concept_matrix)
+    # concepts: the noisy-OR mixed with the concepts' own text (by hand)
+    assert fitted.concept_embeddings_.shape == (fitted.ontology_.n_concepts, 32)
+    image = fitted._encode_image(fitted.embed_imgs(motor_img))[0]
+    text = softmax(fitted.logit_scale_ * fitted.concept_embeddings_ @ image)
+    weight = fitted.concept_text_weight
+    expected = weight * text + (1 - weight) * concepts / concepts.sum()
+    np.testing.assert_allclose(concept_mixture(concepts, text, weight), expected)
     got = results["concept"].set_index("id")["probability"]
-    np.testing.assert_allclose(got.loc[list(fitted.ontology_.concept_ids)], concepts)
+    ids = list(fitted.ontology_.concept_ids)
+    np.testing.assert_allclose(got.loc[ids], expected, rtol=1e-5)
+    # domains: noisy-OR of the noisy-OR concept probabilities, whatever the weight
     domain = results["domain"]
     assert domain.index[0] == "Action"
     assert fitted.transform(motor_img, level="domain").equals(domain)
+    fitted.set_params(concept_text_weight=0.0)  # the noisy-OR alone, unscaled
+    try:
+        alone = fitted.decode(motor_img)
+        got = alone["concept"].set_index("id")["probability"]
+        np.testing.assert_allclose(got.loc[ids], concepts)
+        assert alone["domain"].equals(domain)
+    finally:
+        fitted.set_params(concept_text_weight=0.75)
 
 
 def test_posterior_is_likelihood_times_prior(fitted, motor_img):
@@ -156,11 +175,49 @@ def test_save_load_round_trip(fitted, motor_img, tmp_path):
     pd.testing.assert_frame_equal(
         loaded.transform(motor_img), fitted.transform(motor_img)
     )
+    np.testing.assert_allclose(
+        loaded.concept_embeddings_, fitted.concept_embeddings_, rtol=1e-6
+    )
+    pd.testing.assert_frame_equal(
+        loaded.transform(motor_img, level="concept"),
+        fitted.transform(motor_img, level="concept"),
+    )
     again = CLIPDecoder.from_pretrained(folder)
     assert again.n_studies_ == fitted.n_studies_
     with pytest.raises(FileExistsError, match="overwrite=True"):
         fitted.save(folder)
     fitted.save(folder, overwrite=True)
+
+
+def test_decoder_saved_without_concept_embeddings_scores_by_noisy_or(
+    fitted, motor_img, tmp_path
+):
+    """Folders of earlier versions: no concept array, no concept_text_weight."""
+    from safetensors.numpy import load_file, save_file
+
+    from brainlm_decode._io import sha256_file
+
+    folder = fitted.save(tmp_path / "former")
+    arrays = load_file(str(folder / "arrays.safetensors"))
+    del arrays["concept_embeddings"]
+    save_file(arrays, str(folder / "arrays.safetensors"))
+    config = json.loads((folder / "config.json").read_text())
+    del config["params"]["concept_text_weight"]
+    (folder / "config.json").write_text(json.dumps(config))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for name in ("arrays.safetensors", "config.json"):
+        manifest["files"][name] = sha256_file(folder / name)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    loaded = CLIPDecoder.load(folder)
+    assert loaded.concept_embeddings_ is None
+    fitted.set_params(concept_text_weight=0.0)
+    try:
+        pd.testing.assert_frame_equal(
+            loaded.transform(motor_img, level="concept"),
+            fitted.transform(motor_img, level="concept"),
+        )
+    finally:
+        fitted.set_params(concept_text_weight=0.75)
 
 
 def test_load_detects_corruption_and_newer_format(fitted, tmp_path):
@@ -250,6 +307,25 @@ def test_fit_embeddings_is_reproducible_and_validated():
         )
 
     a, b, c = run(0), run(0), run(1)
+    # given task embeddings only: no concept text, concepts by noisy-OR alone
+    assert a.concept_embeddings_ is None
+    concept_vocab = rng.randn(a.ontology_.n_concepts, 16)
+    with_concepts = small_decoder(n_epochs=1).fit_embeddings(
+        text,
+        image,
+        vocabulary_embeddings=vocab,
+        concept_vocabulary_embeddings=concept_vocab,
+        image_space=space,
+    )
+    assert with_concepts.concept_embeddings_.shape == (a.ontology_.n_concepts, 32)
+    with pytest.raises(ValueError, match="concept_vocabulary_embeddings"):
+        small_decoder(n_epochs=1).fit_embeddings(
+            text,
+            image,
+            vocabulary_embeddings=vocab,
+            concept_vocabulary_embeddings=concept_vocab[:, :3],
+            image_space=space,
+        )
     for name, tensor in a.model_.state_dict().items():
         assert np.array_equal(tensor.numpy(), b.model_.state_dict()[name].numpy()), name
     assert not np.array_equal(a.task_embeddings_, c.task_embeddings_)

@@ -90,6 +90,23 @@ def test_scores_match_decoder_and_contributions_are_complete(
             assert result.completeness_error <= 1e-4 * abs(total) + 1e-10
 
 
+def test_scores_match_a_calibrated_decoder_and_noisy_or_concepts(motor_img):
+    """The explained score follows the temperature and the concept weight."""
+    decoder = CLIPDecoder.from_pretrained()
+    decoder.temperature_ = 2.0
+    for weight in (0.75, 0.0):
+        decoder.set_params(concept_text_weight=weight)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            results = decoder.decode(motor_img)
+            for level, column in (("task", "posterior"), ("concept", "probability")):
+                term = results[level].index[0]
+                result = decoder.explain(motor_img, term, level=level)
+                np.testing.assert_allclose(
+                    result.score, results[level][column].iloc[0], rtol=1e-4
+                )
+
+
 def test_motor_task_is_explained_by_the_sensorimotor_strip(decoder, motor_img):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from brainlm_decode.decode import (
+    concept_mixture,
     corpus_prior,
     noisy_or,
     softmax,
@@ -67,9 +68,24 @@ def test_domain_level_chains_noisy_or():
     np.testing.assert_allclose(p_domain, [1 - 0.4 * (0.4 * 0.7), 0.3])
 
 
+def test_concept_mixture_hand_case():
+    noisy = np.array([[0.9, 0.3, 0.0], [0.0, 0.0, 0.0]])
+    text = np.array([[0.2, 0.5, 0.3], [0.1, 0.1, 0.8]])
+    out = concept_mixture(noisy, text, 0.5)
+    # noisy-OR scaled to sum 1 (0.75, 0.25, 0), then averaged with the text;
+    # a map whose noisy-OR is all zero keeps the text part only
+    np.testing.assert_allclose(out, [[0.475, 0.375, 0.15], [0.05, 0.05, 0.4]])
+    np.testing.assert_allclose(out[0].sum(), 1.0)
+    np.testing.assert_array_equal(concept_mixture(noisy, text, 0.0), noisy)
+    np.testing.assert_allclose(concept_mixture(noisy, text, 1.0), text)
+    assert concept_mixture(noisy[0], text[0], 0.5).shape == (3,)
+
+
 @pytest.mark.parametrize(
     ("call", "match"),
     [
+        (lambda: concept_mixture([0.5], [0.5], 1.5), r"'weight'.*\[0, 1\]"),
+        (lambda: concept_mixture([0.5, 0.5], [1.0], 0.5), "text_likelihood"),
         (lambda: task_likelihood(np.ones((2, 2, 2))), "1D or 2D array"),
         (lambda: task_likelihood([np.nan, 1.0]), "NaN or infinite"),
         (lambda: task_posterior([0.5, 0.5], [1.0]), "length 2"),
