@@ -561,7 +561,8 @@ class CLIPDecoder(BaseBrainLMEstimator):
                 "The 'image_embeddings' argument must have shape (n_maps, "
                 f"{self.n_features_in_}). Got {emb.shape} instead."
             )
-        cosine = self._encode_image(emb) @ self.task_embeddings_.T
+        image = self._encode_image(emb)
+        cosine = image @ self.task_embeddings_.T
         scale = self.logit_scale_ / getattr(self, "temperature_", 1.0)
         likelihood = task_likelihood(scale * cosine)
         posterior = task_posterior(likelihood, self.prior_)
@@ -570,7 +571,7 @@ class CLIPDecoder(BaseBrainLMEstimator):
         concept = noisy
         concepts = getattr(self, "concept_embeddings_", None)
         if self.concept_text_weight > 0 and concepts is not None:
-            text = task_likelihood(scale * (self._encode_image(emb) @ concepts.T))
+            text = task_likelihood(scale * (image @ concepts.T))
             concept = concept_mixture(noisy, text, self.concept_text_weight)
         return {
             "similarity": cosine,
