@@ -146,33 +146,51 @@ def main(argv: list[str] | None = None) -> None:
             random_state=0,
             verbose=1,
         )
-    wall = (time.perf_counter() - start) / 60
-    fit = result.scores.groupby("estimator", sort=False)["fit_time"].mean()
-
-    def site_table(metric: str) -> list[str]:
-        table = result.split_table(metric)
-        rows = ["| site | " + " | ".join(table.columns) + " |"]
-        rows.append("|---|" + "---|" * table.shape[1])
-        for key, row in table.iterrows():
-            site = key[-1] if isinstance(key, tuple) else key
-            rows.append(f"| {site} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
-        return rows
-
-    lines = [
+    header = (
         f"# ABIDE-I PCP, fMRI-LM LoRA vs frozen probe, held-out sites "
         f"{args.sites.replace(',', ', ')} ({args.n_train} training subjects per "
-        "fold from the other 14 sites, the same for both), diagnosis",
+        "fold from the other 14 sites, the same for both), diagnosis"
+    )
+    write_subset_results(Path(args.out), header, result, start, vars(args))
+
+
+def site_table(result: Any, metric: str) -> list[str]:
+    """Markdown rows: one per held-out site, one column per estimator."""
+    table = result.split_table(metric)
+    rows = ["| site | " + " | ".join(table.columns) + " |"]
+    rows.append("|---|" + "---|" * table.shape[1])
+    for key, row in table.iterrows():
+        site = key[-1] if isinstance(key, tuple) else key
+        rows.append(f"| {site} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
+    return rows
+
+
+def write_subset_results(
+    out: Path,
+    header: str,
+    result: Any,
+    start: float,
+    settings: dict[str, Any],
+    extra_lines: list[str] | None = None,
+    extra_json: dict[str, Any] | None = None,
+) -> None:
+    """``out.md`` (harness table, per-site tables, costs) and ``out.json``."""
+    wall = (time.perf_counter() - start) / 60
+    fit = result.scores.groupby("estimator", sort=False)["fit_time"].mean()
+    lines = [
+        header,
         "",
         result.to_markdown(),
         "",
         "## Per held-out site (AUC)",
         "",
-        *site_table("roc_auc"),
+        *site_table(result, "roc_auc"),
         "",
         "## Per held-out site (bal. acc.)",
         "",
-        *site_table("balanced_accuracy"),
+        *site_table(result, "balanced_accuracy"),
         "",
+        *(extra_lines or []),
         "Mean fit time per fold: "
         + ", ".join(f"{k} {v:.0f} s" for k, v in fit.items())
         + f". Wall {wall:.1f} min ({platform.machine()}, OMP_NUM_THREADS="
@@ -180,7 +198,6 @@ def main(argv: list[str] | None = None) -> None:
     ]
     text = "\n".join(lines) + "\n"
     print(text, flush=True)
-    out = Path(args.out)
     out.with_suffix(".md").write_text(text)
     out.with_suffix(".json").write_text(
         json.dumps(
@@ -189,7 +206,8 @@ def main(argv: list[str] | None = None) -> None:
                 "scores": result.scores.to_dict("records"),
                 "fit_s_per_fold": fit.to_dict(),
                 "wall_min": wall,
-                "settings": vars(args),
+                "settings": settings,
+                **(extra_json or {}),
             },
             indent=1,
             default=float,

@@ -22,7 +22,18 @@ Methods (``--methods``):
   codes, ``--tokenizer-epochs``);
 - ``lm-lora``: the same chain with ``head="answer"`` (Stage 3 LoRA r=8, 10
   epochs, class-balanced, answers scored by log-probability); 9-12 min per
-  fit on the 2-core CPU, so not in the default run.
+  fit on the 2-core CPU, so not in the default run;
+- ``lm-hcp``: the frozen-LM probe on the **shipped pretrained tokenizer**
+  (``FMRILMFeatures(tokenizer="hcp-rest-networks", networks="aal116")``: the
+  series preprocessed to TR 2 s / 160 points, averaged into the 8 network
+  channels, 8 x 5 fMRI tokens, frozen Gemma-3-270M, the target's question;
+  pooled hidden states) + the package's probe (scaler + balanced LR, C by
+  inner 3-fold CV). Nothing of it learns from other subjects but the probe,
+  so the features are computed once per subject, outside the folds, with no
+  leakage; one row per ``random_state`` of the features' input module and the
+  probe's inner CV (``--lm-seeds``), for the seed sd the issue asks for, and
+  soft-vote ensembles of the probes of ``--lm-ensemble-size`` seeds
+  (``--lm-ensembles`` disjoint groups: seeds 0-4, 5-9, ...).
 
 Statistics: mean +- sd over all folds, sd of the repeat means, stratified
 bootstrap 95 % CIs of the pooled out-of-fold score, permutation p-values
@@ -81,8 +92,25 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--methods",
         nargs="+",
         default=["tangent", "correlation", "descriptors", "lm-probe"],
-        choices=["tangent", "correlation", "descriptors", "lm-probe", "lm-lora"],
+        choices=[
+            "tangent",
+            "correlation",
+            "descriptors",
+            "lm-probe",
+            "lm-lora",
+            "lm-hcp",
+        ],
     )
+    parser.add_argument(
+        "--lm-seeds", type=int, default=5, help="random_state values of lm-hcp"
+    )
+    parser.add_argument(
+        "--lm-ensembles",
+        type=int,
+        default=5,
+        help="lm-hcp seed ensembles (disjoint groups of --lm-ensemble-size seeds)",
+    )
+    parser.add_argument("--lm-ensemble-size", type=int, default=5)
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--permutations", type=int, default=1000)
     parser.add_argument("--out", default="bench_lm_results.md")
@@ -193,7 +221,75 @@ def estimators(
             strict=True,
         )
     )
-    return {keys[m]: make[keys[m]]() for m in methods}
+    return {keys[m]: make[keys[m]]() for m in methods if m in keys}
+
+
+def hcp_probe_features(
+    series: list[np.ndarray], target: str, seed: int
+) -> tuple[np.ndarray, float]:
+    """Frozen-LM features of every subject (shipped tokenizer); s per subject."""
+    from brainlm_decode import ROITimeSeriesPreprocessor
+    from brainlm_decode.lm.features import FMRILMFeatures
+    from brainlm_decode.lm.prompts import questions_for
+
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prepared = ROITimeSeriesPreprocessor(
+            t_r=1.5, n_timepoints=160, constant_rois="warn"
+        ).fit_transform(series)
+        features = FMRILMFeatures(
+            tokenizer="hcp-rest-networks",
+            networks="aal116",
+            question=questions_for(target)[0],
+            device="cpu",
+            random_state=seed,
+        )
+        Z = features.fit(prepared).transform(prepared)
+    return Z, (time.perf_counter() - start) / len(series)
+
+
+def hcp_probe(seed: int) -> Any:
+    """Selects the seed's features of each subject, then the package's probe."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    from brainlm_decode.lm.probe import PROBE_CS
+
+    search = GridSearchCV(
+        LogisticRegression(class_weight="balanced", max_iter=2000),
+        {"C": list(PROBE_CS)},
+        cv=StratifiedKFold(3, shuffle=True, random_state=seed),
+        scoring="neg_log_loss",
+    )
+    return make_pipeline(
+        FunctionTransformer(_pick, kw_args={"key": f"lm_hcp_{seed}"}),
+        StandardScaler(),
+        search,
+    )
+
+
+def hcp_ensemble(seeds: range) -> Any:
+    """Soft vote of the probes of several input-module seeds."""
+    from sklearn.ensemble import VotingClassifier
+
+    return VotingClassifier(
+        [(f"seed{seed}", hcp_probe(seed)) for seed in seeds], voting="soft"
+    )
+
+
+def _pick(X: list[dict[str, Any]], key: str) -> list[Any]:
+    return [x[key] for x in X]
+
+
+def raw_input(model: Any) -> Any:
+    """``model`` reading the ``"raw"`` series of each subject's dict."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    return make_pipeline(FunctionTransformer(_pick, kw_args={"key": "raw"}), model)
 
 
 def run_target(
@@ -283,7 +379,38 @@ def main(argv: list[str] | None = None) -> int:
     for target in args.targets:
         repeats = args.sex_repeats if target == "sex" else args.repeats
         models = estimators(abide, networks, config, methods)
-        result = run_target(target, models, series, labels, args, repeats)
+        X: list[Any] = series
+        if "lm-hcp" in methods:
+            X = [{"raw": ts} for ts in series]
+            models = {name: raw_input(m) for name, m in models.items()}
+            size = args.lm_ensemble_size
+            n_seeds = max(args.lm_seeds, args.lm_ensembles * size)
+            for seed in range(n_seeds):
+                Z, per = hcp_probe_features(series, target, seed)
+                print(f"lm-hcp features, seed {seed}: {per:.2f} s per subject")
+                for x, z in zip(X, Z, strict=True):
+                    x[f"lm_hcp_{seed}"] = z
+            for seed in range(args.lm_seeds):
+                models[f"fMRI-LM probe, HCP tok. (seed {seed})"] = hcp_probe(seed)
+            for k in range(args.lm_ensembles):
+                seeds = range(k * size, (k + 1) * size)
+                models[
+                    f"fMRI-LM probe, HCP tok., ensemble of seeds {seeds[0]}-{seeds[-1]}"
+                ] = hcp_ensemble(seeds)
+        result = run_target(target, models, X, labels, args, repeats)
+        if "lm-hcp" in methods:
+            auc = result.summary("roc_auc")
+            for kind, prefix in (
+                ("seeds", "fMRI-LM probe, HCP tok. (seed"),
+                ("ensembles", "fMRI-LM probe, HCP tok., ensemble"),
+            ):
+                rows = auc[auc["estimator"].str.startswith(prefix)]
+                if len(rows) > 1:
+                    print(
+                        f"lm-hcp AUC over {len(rows)} {kind}: mean "
+                        f"{rows['mean'].mean():.3f}, sd of their means "
+                        f"{rows['mean'].std(ddof=1):.3f}"
+                    )
         sections.append(
             f"## {target} (positive: {POSITIVE[target]}), {repeats} x "
             f"{args.folds}-fold\n\n{result.to_markdown()}\n"
