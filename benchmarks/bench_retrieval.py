@@ -73,6 +73,8 @@ VARIANTS = {
         Variant("dropout07", train={"dropout": 0.7}),
         Variant("dim256", train={"embed_dim": 256}),
         Variant("ns-add-dim256", neurosynth="add", train={"embed_dim": 256}),
+        Variant("ns-add-p256", neurosynth="add", space="mni-parcels-256"),
+        Variant("ns-add-p1024", neurosynth="add", space="mni-parcels-1024"),
         Variant("ns-add-dim1024", neurosynth="add", train={"embed_dim": 1024}),
         Variant("batch512", train={"batch_size": 512}),
         Variant("ns-merge-lr1e-4", neurosynth="merge", train={"learning_rate": 1e-4}),

@@ -179,11 +179,15 @@ def add_neurosynth(
 
 
 def make_space(name: str, n_jobs: int = 2):
-    """Fitted image space: ``mni-parcels`` (512) or ``schaefer400-tian`` (450)."""
+    """Fitted image space: ``mni-parcels`` (512), ``mni-parcels-<n>`` or
+    ``schaefer400-tian`` (450)."""
     from brainlm_decode.imaging.spaces import AtlasSpace, MNIParcelSpace
 
     if name == "mni-parcels":
         return MNIParcelSpace(n_parcels=512, random_state=0, n_jobs=n_jobs).fit()
+    if name.startswith("mni-parcels-"):  # other resolutions (benchmarks)
+        n_parcels = int(name.rsplit("-", 1)[1])
+        return MNIParcelSpace(n_parcels=n_parcels, random_state=0, n_jobs=n_jobs).fit()
     if name == "schaefer400-tian":
         atlas = SHARED / "atlases" / f"{SCHAEFER}.nii.gz"
         return AtlasSpace(atlas=str(atlas), n_jobs=n_jobs).fit()
