@@ -30,10 +30,22 @@ tasks = decoder.transform(img)
 tasks.head(10)
 
 # %%
-# Concepts and domains: noisy-OR
-# ------------------------------
+# Concepts and domains
+# --------------------
+# A concept's score mixes the noisy-OR over the tasks that measure it with the
+# similarity of the map to the concept's own name and definition
+# (``concept_text_weight=0.75``); domains are the noisy-OR of their concepts.
 results = decoder.decode(img)
 results["concept"].head(10)
+
+# %%
+# With the noisy-OR alone (``concept_text_weight=0``, the former behaviour), every
+# concept linked to the top task gets nearly the same probability, whether it is
+# about movement or not.
+decoder.set_params(concept_text_weight=0.0)
+noisy_or_only = decoder.decode(img)["concept"].head(5)
+decoder.set_params(concept_text_weight=0.75)
+noisy_or_only
 
 # %%
 results["domain"]

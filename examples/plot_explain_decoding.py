@@ -3,7 +3,7 @@ Why a term? Explain a decoding region by region
 ===============================================
 
 :meth:`~brainlm_decode.CLIPDecoder.explain` splits the score of one decoded
-term (a task's posterior, a concept's or domain's noisy-OR probability) into the
+term (a task's posterior, a concept's score, a domain's noisy-OR probability) into the
 contribution of each region of the decoder's atlas. It uses integrated gradients
 through the image tower, from an empty map (``baseline="zero"``) or a uniform one,
 and checks *completeness*: the contributions add up to the change of the score
@@ -51,6 +51,7 @@ plotting.plot_stat_map(
 # Concepts and domains
 # --------------------
 # The same call explains a concept or a domain: the noisy-OR over the tasks that
-# measure it is part of the explained function.
+# measure it (and, for a concept, the similarity to its own text) is part of the
+# explained function.
 domain = decoder.transform(img, level="domain").index[0]
 decoder.explain(img, domain, level="domain", top=5).table
