@@ -65,6 +65,17 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def unit_float(text: str) -> float:
+    """Argument type: a number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}")
+    return value
+
+
 def percentile_float(text: str) -> float:
     """Argument type: a percentage in (0, 100]."""
     try:
@@ -187,6 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     decode.add_argument("--flip-sign", action="store_true")
     decode.add_argument("--percentile", type=percentile_float, default=None)
+    decode.add_argument(
+        "--concept-text-weight",
+        type=unit_float,
+        default=None,
+        help="weight of the concepts' own text against the task noisy-OR in "
+        "concept scores (default: the model's, 0.75; 0 for the noisy-OR alone)",
+    )
     decode.add_argument(
         "--n-null",
         type=non_negative_int,
@@ -363,6 +381,8 @@ def _run_decode(args: argparse.Namespace) -> int:
     options = {"flip_sign": args.flip_sign, "percentile": args.percentile}
     if args.tail:
         options["tail"] = args.tail
+    if args.concept_text_weight is not None:
+        options["concept_text_weight"] = args.concept_text_weight
     decoder.set_params(**options)
     return _decode(decoder, args.map, args, Path(args.map).name)
 
@@ -409,6 +429,7 @@ _FLAGS = {
     "tail": "--tail",
     "flip_sign": "--flip-sign",
     "percentile": "--percentile",
+    "concept_text_weight": "--concept-text-weight",
     "name_or_path": "--model",
     "text_encoder": "--text-encoder",
     "image_space": "--image-space",

@@ -38,6 +38,22 @@ def test_decode_json_and_level(capsys, tmp_path):
     )
 
 
+@needs_bundle
+def test_decode_concept_text_weight(capsys, tmp_path):
+    path = tmp_path / "map.nii.gz"
+    mkda_map(np.array([[-38, -22, 56], [38, -22, 56]])).to_filename(path)
+    tables = {}
+    for weight in ("0", "0.75"):
+        argv = ["decode", str(path), "--json", "--level", "concept", "--top", "900"]
+        assert main([*argv, "--concept-text-weight", weight]) == 0
+        tables[weight] = json.loads(capsys.readouterr().out)["concept"]
+    # the noisy-OR alone: probabilities; the mixture: a distribution over concepts
+    assert sum(row["probability"] for row in tables["0.75"]) == pytest.approx(
+        1.0, abs=1e-3
+    )
+    assert sum(row["probability"] for row in tables["0"]) > 1.5
+
+
 def test_decode_missing_file_is_a_clear_error(tmp_path, capsys):
     assert main(["decode", str(tmp_path / "nope.nii.gz")]) == 2
     err = capsys.readouterr().err
@@ -55,6 +71,8 @@ def test_decode_missing_file_is_a_clear_error(tmp_path, capsys):
         (["decode", "{tmp}"], "is a directory"),
         (["decode", "{map}", "--percentile", "0"], "argument --percentile"),
         (["decode", "{map}", "--percentile", "101"], "argument --percentile"),
+        (["decode", "{map}", "--concept-text-weight", "2"], "--concept-text-weight"),
+        (["decode", "{map}", "--concept-text-weight", "x"], "in [0, 1]"),
         (["decode", "{map}", "--plot", "{tmp}"], "argument --plot"),
         (["decode", "{map}", "--plot", "/no/such/dir/x.png"], "argument --plot"),
         (["decode", "{map}", "--model", "{map}"], "argument --model"),
