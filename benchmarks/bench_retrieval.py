@@ -299,6 +299,27 @@ class Data:
 # ------------------------------------------------------------------------- training
 
 
+#: Training settings of the shipped bundle (``scripts/build_pretrained.py``).
+TRAIN = {"embed_dim": 512, "dropout": 0.5, "n_epochs": 50, "patience": 10}
+
+
+def train_model(
+    text: np.ndarray, image: np.ndarray, groups: np.ndarray, seed: int, **train
+) -> tuple:
+    """One CLIP model with the bundle's settings (``train`` overrides them)."""
+    from brainlm_decode.clip.train import train_clip
+
+    return train_clip(
+        text,
+        image,
+        groups=groups,
+        validation_fraction=0.1,
+        random_state=seed,
+        device="cpu",
+        **{**TRAIN, **train},
+    )
+
+
 def train_and_score(data: Data, variant: Variant, seed: int) -> dict:
     """Train one seed of ``variant``; retrieval metrics on validation and test.
 
@@ -307,7 +328,6 @@ def train_and_score(data: Data, variant: Variant, seed: int) -> dict:
     variant chosen on validation are reported.
     """
     from brainlm_decode import CLIPDecoder
-    from brainlm_decode.clip.train import train_clip
 
     path = data.cache / "runs" / f"{variant.name}_seed{seed}.json"
     if path.exists():
@@ -315,23 +335,8 @@ def train_and_score(data: Data, variant: Variant, seed: int) -> dict:
         if result.get("variant") == asdict(variant):
             return result
     text, image, groups = data.training_set(variant)
-    params = {
-        "embed_dim": 512,
-        "dropout": 0.5,
-        "n_epochs": 50,
-        "patience": 10,
-        **variant.train,
-    }
     start = time.perf_counter()
-    model, history = train_clip(
-        text,
-        image,
-        groups=groups,
-        validation_fraction=0.1,
-        random_state=seed,
-        device="cpu",
-        **params,
-    )
+    model, history = train_model(text, image, groups, seed, **variant.train)
     decoder = CLIPDecoder()
     decoder.model_ = model.cpu().eval()
     result = {

@@ -37,21 +37,9 @@ import numpy as np
 
 def member(pretrained, text: np.ndarray, image: np.ndarray, groups, seed: int):
     """A decoder like the bundle with a CLIP model trained under ``seed``."""
-    from brainlm_decode.clip.train import train_clip
     from brainlm_decode.decode.posterior import corpus_prior
 
-    model, _ = train_clip(
-        text,
-        image,
-        groups=groups,
-        validation_fraction=0.1,
-        random_state=seed,
-        device="cpu",
-        embed_dim=512,
-        dropout=0.5,
-        n_epochs=50,
-        patience=10,
-    )
+    model, _ = br.train_model(text, image, groups, seed)
     decoder = copy.copy(pretrained)
     decoder.model_ = model.cpu().eval()
     decoder.logit_scale_ = float(decoder.model_.scale)

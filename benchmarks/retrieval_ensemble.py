@@ -36,7 +36,6 @@ import numpy as np
 def similarities(data: br.Data, variant: br.Variant, seed: int) -> dict:
     """Validation and test similarity matrices of one trained model (cached)."""
     from brainlm_decode import CLIPDecoder
-    from brainlm_decode.clip.train import train_clip
 
     folder = data.cache / "sims"
     paths = {s: folder / f"{variant.name}_seed{seed}_{s}.npy" for s in ("val", "test")}
@@ -44,16 +43,7 @@ def similarities(data: br.Data, variant: br.Variant, seed: int) -> dict:
         return {s: np.load(p) for s, p in paths.items()}
     text, image, groups = data.training_set(variant)
     start = time.perf_counter()
-    model, _ = train_clip(
-        text,
-        image,
-        groups=groups,
-        validation_fraction=0.1,
-        random_state=seed,
-        device="cpu",
-        **{"embed_dim": 512, "dropout": 0.5, "n_epochs": 50, "patience": 10},
-        **variant.train,
-    )
+    model, _ = br.train_model(text, image, groups, seed, **variant.train)
     decoder = CLIPDecoder()
     decoder.model_ = model.cpu().eval()
     folder.mkdir(parents=True, exist_ok=True)
